@@ -1,0 +1,3 @@
+import ORWDist
+// Filled in by the foundation tests.
+print("orwdist-mpi-check")

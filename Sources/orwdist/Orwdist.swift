@@ -1,0 +1,17 @@
+import ArgumentParser
+import ORWDist
+
+@main
+struct Orwdist: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orwdist",
+        abstract: "Fine-tune flow-matching models toward any black-box reward with ORW-CFM-W2, data-parallel over MPI.",
+        discussion: """
+        Launch on many ranks with `mpirun -n 8 orwdist train --config FILE` (as root add \
+        --allow-run-as-root; more ranks than cores need --oversubscribe). Without mpirun, \
+        orwdist runs as a single rank.
+        """,
+        version: OrwdistVersion.current,
+        subcommands: [Info.self]
+    )
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import ORWCore
+
+final class PlaceholderORWCoreTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import ORWDist
+
+final class PlaceholderORWDistTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}
