@@ -34,7 +34,7 @@ public protocol VelocityField: AnyObject {
                batch: Int, output: UnsafeMutablePointer<Float>)
 }
 
-/// The supported architectures, as recorded in checkpoints.
+/// The supported architectures, as recorded in checkpoints: JSON `{"type": "mlp", …fields}`.
 public enum Architecture: Codable, Equatable, Sendable {
     case mlp(MLPArchitecture)
 
@@ -42,6 +42,28 @@ public enum Architecture: Codable, Equatable, Sendable {
     public func makeModel() -> any VelocityField {
         switch self {
         case .mlp(let spec): return MLPVelocityField(spec)
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case type }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "mlp": self = .mlp(try MLPArchitecture(from: decoder))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container,
+                                                   debugDescription: "unknown architecture \"\(type)\" (supported: mlp)")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .mlp(let spec):
+            try container.encode("mlp", forKey: .type)
+            try spec.encode(to: encoder)
         }
     }
 }
@@ -58,5 +80,10 @@ public struct MLPArchitecture: Codable, Equatable, Sendable {
         self.hidden = hidden
         self.depth = depth
         self.timeEmbedding = timeEmbedding
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case dimension, hidden, depth
+        case timeEmbedding = "time_embedding"
     }
 }

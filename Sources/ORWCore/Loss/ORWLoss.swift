@@ -1,0 +1,68 @@
+/// The ORW-CFM-W2 objective for one microbatch (DESIGN.md, step 5; Fan et al. 2025, eq. for
+/// L_ORW-W2):
+///
+///     L = (1/B) Σ_i [ w_i ‖v_θ(t_i, x_t,i) − u_t,i‖² + α ‖v_θ(t_i, x_t,i) − v_ref(t_i, x_t,i)‖² ]
+///
+/// with ‖·‖² averaged over the D data dimensions. This function returns the microbatch's *sums*
+/// (before the division by the global batch B, which happens once after the allreduce) and
+/// writes the gradient of that sum with respect to v_θ. Plain conditional flow matching is the
+/// special case w ≡ 1, α = 0.
+///
+/// Shapes: b = microbatch, D = dimension.
+public struct ORWLossTerms: Equatable, Sendable {
+    /// Σ_i w_i ‖v_θ − u_t‖²/D, the reward-weighted flow-matching term.
+    public var weightedFlowMatching: Double = 0
+    /// Σ_i ‖v_θ − u_t‖²/D, unweighted (for monitoring the fit).
+    public var flowMatching: Double = 0
+    /// Σ_i ‖v_θ − v_ref‖²/D, the W2 regulariser before α.
+    public var wassersteinBound: Double = 0
+
+    public init() {}
+
+    /// The objective's value summed over samples: weighted FM + α · W2 term.
+    public func objective(alpha: Double) -> Double { weightedFlowMatching + alpha * wassersteinBound }
+
+    public static func += (lhs: inout ORWLossTerms, rhs: ORWLossTerms) {
+        lhs.weightedFlowMatching += rhs.weightedFlowMatching
+        lhs.flowMatching += rhs.flowMatching
+        lhs.wassersteinBound += rhs.wassersteinBound
+    }
+}
+
+/// Computes the loss sums of one microbatch and dL_sum/dv_θ.
+///
+/// - Parameters:
+///   - velocity: v_θ(t, x_t) [b, D]
+///   - target: u_t [b, D]
+///   - reference: v_ref(t, x_t) [b, D]; may be nil only when `alpha` is 0
+///   - weights: w [b]; nil means w ≡ 1
+///   - outputGradient: written (not accumulated) with d(Σ_i loss_i)/dv_θ [b, D]
+public func orwLoss(
+    velocity: UnsafePointer<Float>, target: UnsafePointer<Float>,
+    reference: UnsafePointer<Float>?, weights: UnsafePointer<Float>?, alpha: Float,
+    batch: Int, dimension: Int, outputGradient: UnsafeMutablePointer<Float>
+) -> ORWLossTerms {
+    precondition(alpha == 0 || reference != nil, "the W2 term needs the reference velocity")
+    let scale = 2 / Float(dimension)
+    var terms = ORWLossTerms()
+    for i in 0..<batch {
+        let w = weights?[i] ?? 1
+        var fitSquares: Float = 0, regulariserSquares: Float = 0
+        for d in (i * dimension)..<((i + 1) * dimension) {
+            let fit = velocity[d] - target[d]
+            fitSquares += fit * fit
+            var gradient = w * fit
+            if let reference {
+                let drift = velocity[d] - reference[d]
+                regulariserSquares += drift * drift
+                gradient += alpha * drift
+            }
+            outputGradient[d] = scale * gradient
+        }
+        let fitMean = Double(fitSquares) / Double(dimension)
+        terms.flowMatching += fitMean
+        terms.weightedFlowMatching += Double(w) * fitMean
+        terms.wassersteinBound += Double(regulariserSquares) / Double(dimension)
+    }
+    return terms
+}

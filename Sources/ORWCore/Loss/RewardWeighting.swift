@@ -1,0 +1,92 @@
+import Foundation
+
+/// Reductions over the global batch, supplied by the caller (an MPI communicator in the
+/// trainer, the identity on one process), so the weighting stays free of MPI.
+public protocol GlobalReduction {
+    func sum(_ values: [Double]) throws -> [Double]
+    func max(_ values: [Double]) throws -> [Double]
+}
+
+/// How rewards become per-sample loss weights (DESIGN.md, step 3).
+public enum RewardWeighting: String, Codable, CaseIterable, Sendable {
+    /// w = exp(τ r), as the authors' code. Overflows for τ r beyond ≈ 88.
+    case exp
+    /// w = B · softmax(τ r) over the global batch: mean 1, never overflows.
+    case softmax
+    /// w = B · r / Σ r over the global batch (mean 1); every r must be ≥ 0.
+    case linear
+}
+
+/// Why rewards could not be weighted.
+public enum WeightingError: Error, CustomStringConvertible, Equatable {
+    case overflow(largestExponent: Double)
+    case negativeReward(Float)
+    case zeroRewardSum
+
+    public var description: String {
+        switch self {
+        case .overflow(let exponent):
+            return "exp weighting overflowed: τ·r reached \(exponent), beyond Float's range (≈ 88). "
+                + "Set weighting = \"softmax\" (same optimum, normalised over the batch) or lower tau."
+        case .negativeReward(let r):
+            return "linear weighting needs rewards ≥ 0, got \(r). Use weighting = \"softmax\" or shift the reward."
+        case .zeroRewardSum:
+            return "linear weighting: every reward in the global batch is 0, so the weights are undefined. "
+                + "Use weighting = \"softmax\"."
+        }
+    }
+}
+
+/// What the weighting did, for the metrics.
+public struct WeightStatistics: Equatable, Sendable {
+    /// Largest weight in the global batch.
+    public var maximum: Double
+    /// Kish's effective sample size (Σw)² / Σw², over the global batch.
+    public var effectiveSampleSize: Double
+}
+
+extension RewardWeighting {
+    /// log(Float.greatestFiniteMagnitude) ≈ 88.72: exp of anything larger is +∞ in Float.
+    static let largestFiniteExponent = Foundation.log(Double(Float.greatestFiniteMagnitude))
+
+    /// Writes w [n] for this rank's rewards r [n], using `reduce` for the global-batch
+    /// statistics (every rank must call this with its own slice of the same global batch).
+    public func weights(
+        rewards: UnsafePointer<Float>, count: Int, tau: Float, globalBatch: Int,
+        reduce: GlobalReduction, into weights: UnsafeMutablePointer<Float>
+    ) throws -> WeightStatistics {
+        let r = UnsafeBufferPointer(start: rewards, count: count)
+        switch self {
+        case .exp:
+            let largest = try reduce.max([Double(r.max() ?? -.infinity) * Double(tau)])[0]
+            guard largest < Self.largestFiniteExponent else {
+                throw WeightingError.overflow(largestExponent: largest)
+            }
+            for i in 0..<count { weights[i] = Float(Foundation.exp(Double(tau) * Double(r[i]))) }
+        case .softmax:
+            let largest = try reduce.max([Double(r.max() ?? -.infinity) * Double(tau)])[0]
+            var localSum = 0.0
+            for i in 0..<count { localSum += Foundation.exp(Double(tau) * Double(r[i]) - largest) }
+            let total = try reduce.sum([localSum])[0]
+            for i in 0..<count {
+                weights[i] = Float(Double(globalBatch) * Foundation.exp(Double(tau) * Double(r[i]) - largest) / total)
+            }
+        case .linear:
+            if let negative = r.first(where: { $0 < 0 }) { throw WeightingError.negativeReward(negative) }
+            let total = try reduce.sum([r.reduce(0.0) { $0 + Double($1) }])[0]
+            guard total > 0 else { throw WeightingError.zeroRewardSum }
+            for i in 0..<count { weights[i] = Float(Double(globalBatch) * Double(r[i]) / total) }
+        }
+        var local = [0.0, 0.0]   // Σw, Σw²
+        var largestWeight = -Double.infinity
+        for i in 0..<count {
+            let w = Double(weights[i])
+            local[0] += w
+            local[1] += w * w
+            largestWeight = Swift.max(largestWeight, w)
+        }
+        let sums = try reduce.sum(local)
+        return WeightStatistics(maximum: try reduce.max([largestWeight])[0],
+                                effectiveSampleSize: sums[1] > 0 ? sums[0] * sums[0] / sums[1] : 0)
+    }
+}

@@ -1,0 +1,96 @@
+import ORWCore
+
+/// Everything `orwdist train` reads: the ORW-CFM-W2 fine-tuning run.
+///
+/// Batch arithmetic: a step draws `batch.global` online samples, split into microbatches of
+/// `batch.micro`; rank k of R computes microbatches k, k+R, … So with the defaults,
+/// 256 = 4 microbatches × 64, and on 2 ranks each rank computes 2 microbatches a step.
+public struct TrainConfig: ConfigFile, Equatable, Sendable {
+    public enum RewardKind: String, CaseIterable, Sendable { case distance, linear }
+
+    // [run]
+    public var runDirectory = "runs/train"
+    public var seed = 0
+    public var logEvery = 10
+    public var evaluationSamples = 512
+    // [base]
+    public var baseModel = "builtin:8gaussians"
+    // [reward]
+    public var reward = RewardKind.distance
+    public var rewardTarget: [Float] = [5, 0]
+    public var rewardDirection: [Float] = []
+    // [method]
+    public var alpha = 1.0
+    public var tau = 1.0
+    public var weighting = RewardWeighting.softmax
+    public var coupling = Coupling.independent
+    // [sampler]
+    public var solver = SolverName.euler
+    public var solverSteps = 20
+    public var relativeTolerance = 1e-4
+    public var absoluteTolerance = 1e-4
+    // [batch]
+    public var globalBatch = 256
+    public var microbatch = 64
+    public var stepsPerEpoch = 50
+    public var epochs = 4
+    // [optimizer]
+    public var optimizer = OptimizerSettings()
+
+    public init() {}
+
+    public var totalSteps: Int { stepsPerEpoch * epochs }
+
+    /// The rollout solver as ORWCore's type.
+    public var odeSolver: ODESolver {
+        solver.solver(steps: solverSteps, rtol: relativeTolerance, atol: absoluteTolerance)
+    }
+
+    public static var fields: [ConfigField<TrainConfig>] { [
+        .string("run.directory", \.runDirectory, "Run directory: effective config, metrics.jsonl, checkpoints, samples."),
+        .int("run.seed", \.seed, "Seed of every random stream (sampling noise, x0, t); same seed, same run on any number of ranks."),
+        .int("run.log_every", \.logEvery, "Write a metrics line every this many steps."),
+        .int("run.eval_samples", \.evaluationSamples, "Samples drawn at each epoch's end for reward, diversity and the W2-bound estimate."),
+        .string("base.model", \.baseModel, "Pretrained flow model: a .safetensors file from `orwdist pretrain`, or \"builtin:8gaussians\" (pretrained on first use and cached)."),
+        .choice("reward.kind", \.reward, "The reward: distance = −‖x − target‖², linear = direction · x."),
+        .floats("reward.target", \.rewardTarget, "Target point of the distance reward (one entry per data dimension)."),
+        .floats("reward.direction", \.rewardDirection, "Direction a of the linear reward (one entry per data dimension)."),
+        .double("method.alpha", \.alpha, "α, weight of the W2 regulariser ‖v_θ − v_ref‖²: 0 collapses onto the reward's maximum, ≥ 1 stays close to the base model."),
+        .double("method.tau", \.tau, "τ, inverse temperature of the reward weighting: higher is faster and greedier."),
+        .choice("method.weighting", \.weighting, "exp: w = exp(τr) (the authors'); softmax: w = B·softmax(τr) over the global batch (overflow-safe); linear: w ∝ r."),
+        .choice("method.coupling", \.coupling, "Pairing of fresh noise x0 with the online samples x1 (exact-ot: exact optimal transport within each microbatch)."),
+        .choice("sampler.solver", \.solver, "ODE solver of the online rollout."),
+        .int("sampler.steps", \.solverSteps, "Fixed steps of euler/heun/rk4."),
+        .double("sampler.rtol", \.relativeTolerance, "Relative tolerance of dopri5."),
+        .double("sampler.atol", \.absoluteTolerance, "Absolute tolerance of dopri5."),
+        .int("batch.global", \.globalBatch, "B, online samples per step over all ranks."),
+        .int("batch.micro", \.microbatch, "b, samples per microbatch, the unit of work; B must be a multiple of b × ranks."),
+        .int("batch.steps_per_epoch", \.stepsPerEpoch, "Optimiser steps per epoch; the sampler copies the policy at each epoch's start."),
+        .int("batch.epochs", \.epochs, "Epochs N; with α = 0 and exact fitting, epoch N induces q_N ∝ exp(N τ r) q_0."),
+    ] + OptimizerSettings.fields(\.optimizer) }
+
+    public func validate(worldSize: Int) throws {
+        try require(logEvery > 0, "run.log_every", "must be ≥ 1, got \(logEvery)", "use e.g. 10")
+        try require(seed >= 0, "run.seed", "must be ≥ 0, got \(seed)", "use any non-negative integer")
+        try require(evaluationSamples >= 2, "run.eval_samples", "must be ≥ 2 (diversity needs pairs)", "use e.g. 512")
+        try require(alpha.isFinite && alpha >= 0, "method.alpha", "must be a finite number ≥ 0, got \(alpha)", "use 0 for pure reward maximisation, 1 to stay near the base model")
+        try require(tau.isFinite && tau > 0, "method.tau", "must be a finite number > 0, got \(tau)", "use e.g. tau = 1.0")
+        try require(solverSteps >= 1, "sampler.steps", "must be ≥ 1, got \(solverSteps)", "use e.g. 20")
+        try require(relativeTolerance > 0 && absoluteTolerance > 0, "sampler.rtol", "tolerances must be positive", "use 1e-4")
+        try require(globalBatch >= 1 && microbatch >= 1, "batch.global", "batch sizes must be ≥ 1", "use e.g. global = 256, micro = 64")
+        try require(globalBatch % (microbatch * worldSize) == 0, "batch.global",
+                    "\(globalBatch) is not a multiple of batch.micro × ranks = \(microbatch) × \(worldSize) = \(microbatch * worldSize)",
+                    "choose batch.global as a multiple of \(microbatch * worldSize), e.g. \(max(1, globalBatch / (microbatch * worldSize)) * microbatch * worldSize), or change batch.micro or the number of ranks")
+        try require(stepsPerEpoch >= 1 && epochs >= 1, "batch.epochs", "steps_per_epoch and epochs must be ≥ 1", "use e.g. steps_per_epoch = 50, epochs = 4")
+        switch reward {
+        case .distance:
+            try require(!rewardTarget.isEmpty && rewardTarget.allSatisfy(\.isFinite), "reward.target", "the distance reward needs a finite target point", "write target = [x, y, …] with one entry per data dimension")
+        case .linear:
+            try require(!rewardDirection.isEmpty && rewardDirection.allSatisfy(\.isFinite), "reward.direction", "the linear reward needs a finite direction", "write direction = [a1, a2, …] with one entry per data dimension")
+        }
+        if weighting == .linear {
+            try require(false, "method.weighting", "linear weighting needs rewards ≥ 0, but the \(reward.rawValue) reward can be negative", "use weighting = \"softmax\"")
+        }
+        try optimizer.validate()
+    }
+}

@@ -1,0 +1,53 @@
+import ORWCore
+
+/// Step 6 of DESIGN.md: one allreduce-sum of the flat gradient buffer, division by the global
+/// batch, global-norm clipping and an Adam step — the same arithmetic on every rank, so the
+/// parameters stay identical without being broadcast.
+struct DistributedOptimizer {
+    let world: any Communicator
+    var adam: Adam
+    let schedule: LearningRateSchedule
+    let clipNorm: Float
+
+    init(world: any Communicator, settings: OptimizerSettings, parameterCount: Int, totalSteps: Int) {
+        self.world = world
+        adam = Adam(parameterCount: parameterCount, beta1: Float(settings.beta1), beta2: Float(settings.beta2),
+                    epsilon: Float(settings.epsilon), weightDecay: Float(settings.weightDecay),
+                    decoupled: settings.decoupledWeightDecay)
+        let kind: LearningRateSchedule.Kind = switch settings.schedule {
+        case .constant: .constant
+        case .cosine: .cosine(totalSteps: totalSteps, minimum: Float(settings.minimumLearningRate))
+        }
+        schedule = LearningRateSchedule(base: Float(settings.learningRate), warmupSteps: settings.warmupSteps, kind: kind)
+        clipNorm = Float(settings.clipNorm)
+    }
+
+    /// `gradientSums` [P] holds this rank's sum of per-sample gradients; on return it holds the
+    /// global mean gradient (after clipping) and `parameters` [P] have taken one Adam step.
+    /// `step` is the number of steps already taken (0 for the first).
+    mutating func step(parameters: inout [Float], gradientSums: inout [Float], globalBatch: Int, step: Int) throws
+        -> (gradientNorm: Float, learningRate: Float) {
+        try world.allreduceSum(&gradientSums)
+        let scale = 1 / Float(globalBatch)
+        for i in gradientSums.indices { gradientSums[i] *= scale }
+        let norm = gradientSums.withUnsafeMutableBufferPointer { clipGradientNorm($0, maxNorm: clipNorm) }
+        let rate = schedule.rate(at: step)
+        adam.step(parameters: &parameters, gradients: gradientSums, learningRate: rate)
+        return (norm, rate)
+    }
+}
+
+/// The communicator as the weighting's global reduction.
+struct CommunicatorReduction: GlobalReduction {
+    let world: any Communicator
+    func sum(_ values: [Double]) throws -> [Double] {
+        var buffer = values
+        try world.allreduceSum(&buffer)
+        return buffer
+    }
+    func max(_ values: [Double]) throws -> [Double] {
+        var buffer = values
+        try world.allreduceMax(&buffer)
+        return buffer
+    }
+}

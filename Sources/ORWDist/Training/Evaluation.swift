@@ -1,0 +1,109 @@
+import Foundation
+import ORWCore
+import ORWRewards
+
+/// Draws a fixed set of evaluation samples from a model and measures reward, diversity, spread
+/// and the W2-bound estimate against the reference. The noise is the same at every call, so
+/// epochs compare like with like. Runs on one rank; needs no communication.
+/// Shapes: N = evaluation samples, D = dimension, P = parameters.
+final class Evaluation {
+    let model: any VelocityField
+    let sampler: ODEIntegrator
+    let reward: any Reward
+    let count: Int
+    let seed: UInt64
+    var samples: [Float]     // [N, D]
+    var rewards: [Float]     // [N]
+
+    init(model: any VelocityField, sampler: ODEIntegrator, reward: any Reward, count: Int, seed: UInt64) {
+        self.model = model
+        self.sampler = sampler
+        self.reward = reward
+        self.count = count
+        self.seed = seed
+        samples = [Float](repeating: 0, count: count * model.dimension)
+        rewards = [Float](repeating: 0, count: count)
+    }
+
+    func measure(parameters: [Float], reference: [Float], epoch: Int, step: Int, seconds: Double) throws -> EpochMetrics {
+        let dimension = model.dimension
+        fillNoise(&samples, substream: 0)
+        try sampler.sample(model: model, parameters: parameters, noise: &samples, batch: count)
+        try reward.score(samples, batch: count, dimension: dimension, into: &rewards)
+        let rewardMean = rewards.reduce(0.0) { $0 + Double($1) } / Double(count)
+        let rewardVariance = rewards.reduce(0.0) { $0 + pow(Double($1) - rewardMean, 2) } / Double(count)
+
+        var means = [Double](repeating: 0, count: dimension)
+        var squares = [Double](repeating: 0, count: dimension)
+        for i in 0..<count {
+            for d in 0..<dimension {
+                let value = Double(samples[i * dimension + d])
+                means[d] += value
+                squares[d] += value * value
+            }
+        }
+        var stdSum = 0.0
+        for d in 0..<dimension {
+            means[d] /= Double(count)
+            stdSum += max(0, squares[d] / Double(count) - means[d] * means[d]).squareRoot()
+        }
+        return EpochMetrics(
+            epoch: epoch, step: step, rewardMean: rewardMean, rewardStd: rewardVariance.squareRoot(),
+            diversity: meanPairwiseDistance(), w2Bound: w2Bound(parameters: parameters, reference: reference),
+            sampleMean: dimension <= 16 ? means : nil, sampleStd: stdSum / Double(dimension), seconds: seconds)
+    }
+
+    /// Mean Euclidean distance over all pairs of evaluation samples.
+    func meanPairwiseDistance() -> Double {
+        let dimension = model.dimension
+        var total = 0.0
+        for i in 0..<count {
+            for j in (i + 1)..<count {
+                var squares: Float = 0
+                for d in 0..<dimension {
+                    let difference = samples[i * dimension + d] - samples[j * dimension + d]
+                    squares += difference * difference
+                }
+                total += Double(squares.squareRoot())
+            }
+        }
+        return total / Double(count * (count - 1) / 2)
+    }
+
+    /// (1/N) Σ ‖v_θ(t, x_t) − v_ref(t, x_t)‖²/D with x1 the evaluation samples, fresh x0 and
+    /// t ~ U(0, 1): a Monte-Carlo estimate of ∫₀¹ E_{x∼p_t} ‖v_θ − v_ref‖²/D dt.
+    func w2Bound(parameters: [Float], reference: [Float]) -> Double {
+        let dimension = model.dimension
+        var x0 = [Float](repeating: 0, count: count * dimension)      // [N, D]
+        fillNoise(&x0, substream: 1)
+        var t = [Float](repeating: 0, count: count)                   // [N]
+        for i in 0..<count {
+            var stream = RandomStream(seed: seed, purpose: .evaluation, step: 2, sample: i)
+            t[i] = stream.nextUniform()
+        }
+        var xt = x0
+        for i in 0..<count {
+            for d in 0..<dimension {
+                let k = i * dimension + d
+                xt[k] = t[i] * samples[k] + (1 - t[i]) * x0[k]
+            }
+        }
+        var policyVelocity = xt, referenceVelocity = xt               // [N, D]
+        model.infer(parameters, t: t, x: xt, batch: count, output: &policyVelocity)
+        model.infer(reference, t: t, x: xt, batch: count, output: &referenceVelocity)
+        var total = 0.0
+        for k in policyVelocity.indices {
+            let difference = Double(policyVelocity[k] - referenceVelocity[k])
+            total += difference * difference
+        }
+        return total / Double(count * dimension)
+    }
+
+    private func fillNoise(_ buffer: inout [Float], substream: Int) {
+        let dimension = model.dimension
+        for i in 0..<count {
+            var stream = RandomStream(seed: seed, purpose: .evaluation, step: substream, sample: i)
+            buffer.withUnsafeMutableBufferPointer { stream.fillNormal($0.baseAddress! + i * dimension, count: dimension) }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import ORWCore
+import ORWRewards
+
+/// ORW-CFM-W2 fine-tuning (DESIGN.md, "The method in one page"), distributed by the
+/// microbatch invariant: rank k of R computes microbatches k, k+R, … of every global batch.
+///
+/// Shapes: B = global batch, b = microbatch, n = B / R samples on this rank, D = dimension,
+/// P = parameters.
+public final class ORWTrainer {
+    public let config: TrainConfig
+    let world: any Communicator
+    let model: any VelocityField
+    let reward: any Reward
+    let seed: UInt64
+    let sampler: ODEIntegrator
+
+    public internal(set) var policy: [Float]     // θ [P], trained
+    var samplerParameters: [Float]               // [P], the policy as of this epoch's start
+    public let reference: [Float]                // θ_ref [P], frozen
+    var gradient: [Float]                        // [P]
+    var optimizer: DistributedOptimizer
+    let objective: MicrobatchObjective
+
+    var samples: [Float]      // x1 [n, D], this rank's online samples
+    var rewards: [Float]      // r [n]
+    var weights: [Float]      // w [n]
+
+    /// Steps taken so far, over all epochs.
+    public internal(set) var stepsTaken = 0
+
+    public init(config: TrainConfig, world: any Communicator, model: any VelocityField,
+                reference: [Float], reward: any Reward) {
+        self.config = config
+        self.world = world
+        self.model = model
+        self.reward = reward
+        seed = UInt64(config.seed)
+        sampler = ODEIntegrator(config.odeSolver)
+        policy = reference
+        samplerParameters = reference
+        self.reference = reference
+        gradient = [Float](repeating: 0, count: reference.count)
+        optimizer = DistributedOptimizer(world: world, settings: config.optimizer,
+                                         parameterCount: reference.count, totalSteps: config.totalSteps)
+        objective = MicrobatchObjective(model: model, coupling: config.coupling, path: ProbabilityPath(sigma: 0),
+                                        seed: seed, microbatch: config.microbatch)
+        let local = config.globalBatch / world.size
+        samples = [Float](repeating: 0, count: local * model.dimension)
+        rewards = [Float](repeating: 0, count: local)
+        weights = rewards
+    }
+
+    /// Global indices of the first sample of each microbatch this rank computes.
+    var localMicrobatchStarts: [Int] {
+        let count = config.globalBatch / config.microbatch
+        return stride(from: world.rank, to: count, by: world.size).map { $0 * config.microbatch }
+    }
+
+    /// The start of an epoch: the sampler becomes the current policy.
+    public func beginEpoch() {
+        samplerParameters = policy
+    }
+
+    /// One optimiser step on a fresh online batch; returns the step's global metrics.
+    public func step(epoch: Int) throws -> StepMetrics {
+        let started = Date()
+        let dimension = model.dimension, b = config.microbatch
+        let starts = localMicrobatchStarts
+
+        // 1. Online samples: the sampler's rollout from fresh noise.
+        for (slot, first) in starts.enumerated() {
+            for j in 0..<b {
+                var noise = RandomStream(seed: seed, purpose: .samplingNoise, epoch: epoch, step: stepsTaken, sample: first + j)
+                samples.withUnsafeMutableBufferPointer {
+                    noise.fillNormal($0.baseAddress! + (slot * b + j) * dimension, count: dimension)
+                }
+            }
+        }
+        try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count)
+
+        // 2. Rewards, black box.
+        try samples.withUnsafeBufferPointer { x in
+            try rewards.withUnsafeMutableBufferPointer { r in
+                try reward.score(x.baseAddress!, batch: r.count, dimension: dimension, into: r.baseAddress!)
+            }
+        }
+        let invalid = rewards.filter { !$0.isFinite }.count
+        if invalid > 0 {
+            throw RewardError(reward: reward.name, message: "\(invalid) of \(rewards.count) samples on rank \(world.rank) got a non-finite reward (NaN or ±Inf) at step \(stepsTaken)")
+        }
+
+        // 3. Weights over the global batch.
+        let weightStatistics = try config.weighting.weights(
+            rewards: rewards, count: rewards.count, tau: Float(config.tau), globalBatch: config.globalBatch,
+            reduce: CommunicatorReduction(world: world), into: &weights)
+
+        // 4–5. Pair with fresh noise, loss, backward, microbatch by microbatch.
+        for i in gradient.indices { gradient[i] = 0 }
+        var terms = ORWLossTerms()
+        for (slot, first) in starts.enumerated() {
+            terms += samples.withUnsafeBufferPointer { x in
+                weights.withUnsafeBufferPointer { w in
+                    objective.accumulate(
+                        x1: x.baseAddress! + slot * b * dimension, weights: w.baseAddress! + slot * b,
+                        firstSample: first, epoch: epoch, step: stepsTaken, policy: policy, reference: reference,
+                        alpha: Float(config.alpha), gradient: &gradient)
+                }
+            }
+        }
+
+        // 6. Allreduce, clip, Adam.
+        let (norm, rate) = try optimizer.step(parameters: &policy, gradientSums: &gradient,
+                                              globalBatch: config.globalBatch, step: stepsTaken)
+        stepsTaken += 1
+
+        // Global statistics of the batch, in two reductions.
+        var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound,
+                    rewards.reduce(0.0) { $0 + Double($1) }, rewards.reduce(0.0) { $0 + Double($1) * Double($1) }]
+        var extremes = [Double(rewards.max()!), -Double(rewards.min()!)]
+        try world.allreduceSum(&sums)
+        try world.allreduceMax(&extremes)
+        let count = Double(config.globalBatch)
+        let mean = sums[3] / count
+        return StepMetrics(
+            epoch: epoch, step: stepsTaken, rewardMean: mean,
+            rewardStd: max(0, sums[4] / count - mean * mean).squareRoot(),
+            rewardMin: -extremes[1], rewardMax: extremes[0],
+            loss: (sums[0] + config.alpha * sums[2]) / count,
+            weightedFlowMatching: sums[0] / count, flowMatching: sums[1] / count, w2Term: sums[2] / count,
+            weightMax: weightStatistics.maximum, effectiveSampleSize: weightStatistics.effectiveSampleSize,
+            gradientNorm: Double(norm), learningRate: Double(rate),
+            samplesPerSecond: count / Date().timeIntervalSince(started))
+    }
+}

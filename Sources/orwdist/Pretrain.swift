@@ -1,0 +1,36 @@
+import ArgumentParser
+import ORWDist
+
+struct Pretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a flow model on a dataset by conditional flow matching.",
+        discussion: """
+        Writes RUN/model.safetensors (readable by Python's safetensors), the base for \
+        `orwdist train --base`. Data-parallel under mpirun; results do not depend on the number \
+        of ranks. `--help-config` lists every field.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Run directory (run.directory).") var runDir: String?
+    @Option(help: "8gaussians, moons, checkerboard, gaussian, fashion-mnist or npy (data.kind).") var data: String?
+    @Option(help: "Steps (batch.steps).") var steps: Int?
+    @Option(help: "Global batch (batch.global).") var batch: Int?
+    @Option(help: "Microbatch (batch.micro).") var microbatch: Int?
+    @Option(help: "Learning rate (optimizer.learning_rate).") var lr: Double?
+    @Option(help: "Seed (run.seed).") var seed: Int?
+
+    func run() throws {
+        if options.helpConfig {
+            print(PretrainConfig.documentation())
+            return
+        }
+        let flags = overrides([
+            ("run.directory", runDir), ("data.kind", data), ("batch.steps", steps), ("batch.global", batch),
+            ("batch.micro", microbatch), ("optimizer.learning_rate", lr), ("run.seed", seed),
+        ])
+        let config = try PretrainConfig.load(path: options.config, overrides: options.overrides + flags)
+        try launch(logLevel: options.logLevel) { world, log in
+            try PretrainingRun(config: config, world: world, log: log).run()
+        }
+    }
+}

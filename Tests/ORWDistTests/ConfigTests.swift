@@ -1,0 +1,96 @@
+import XCTest
+@testable import ORWDist
+
+final class ConfigTests: XCTestCase {
+    func temporaryFile(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "orwdist-config-\(UUID().uuidString).toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testDefaultsAreValid() throws {
+        try TrainConfig().validate(worldSize: 1)
+        try TrainConfig().validate(worldSize: 2)
+        try PretrainConfig().validate(worldSize: 4)
+    }
+
+    func testFileAndOverridesApplyInOrder() throws {
+        let path = try temporaryFile("""
+        [method]
+        alpha = 0.25
+        weighting = "exp"
+        [batch]
+        global = 128
+        """)
+        let config = try TrainConfig.load(path: path, overrides: ["method.alpha=2", "reward.target=[1.0, 2]", "run.directory=somewhere"])
+        XCTAssertEqual(config.alpha, 2)
+        XCTAssertEqual(config.weighting, .exp)
+        XCTAssertEqual(config.globalBatch, 128)
+        XCTAssertEqual(config.rewardTarget, [1, 2])
+        XCTAssertEqual(config.runDirectory, "somewhere")
+    }
+
+    func testEffectiveConfigRoundTrips() throws {
+        var config = TrainConfig()
+        config.alpha = 0.125
+        config.coupling = .exactOT
+        config.rewardTarget = [1.5, -2]
+        config.optimizer.schedule = .cosine
+        config.runDirectory = "a \"quoted\" dir"
+        let path = try temporaryFile(config.tomlText())
+        XCTAssertEqual(try TrainConfig.load(path: path), config)
+    }
+
+    func testUnknownFieldSuggestsTheClosest() {
+        XCTAssertThrowsError(try TrainConfig.load(path: nil, overrides: ["method.alfa=1"])) { error in
+            let error = error as! ConfigError
+            XCTAssertEqual(error.field, "method.alfa")
+            XCTAssertTrue(error.fix.contains("method.alpha"), error.description)
+        }
+    }
+
+    func testWrongTypesNameTheField() {
+        XCTAssertThrowsError(try TrainConfig.load(path: nil, overrides: ["method.alpha=\"much\""])) {
+            XCTAssertEqual(($0 as! ConfigError).field, "method.alpha")
+        }
+        XCTAssertThrowsError(try TrainConfig.load(path: nil, overrides: ["method.weighting=boltzmann"])) {
+            let error = $0 as! ConfigError
+            XCTAssertEqual(error.field, "method.weighting")
+            XCTAssertTrue(error.fix.contains("softmax"))
+        }
+    }
+
+    func testSyntaxErrorsAreReported() throws {
+        let path = try temporaryFile("[method\nalpha = ")
+        XCTAssertThrowsError(try TrainConfig.load(path: path)) {
+            XCTAssertTrue(($0 as! ConfigError).problem.contains("not valid TOML"))
+        }
+        XCTAssertThrowsError(try TrainConfig.load(path: "/nonexistent/config.toml")) {
+            XCTAssertEqual(($0 as! ConfigError).field, "--config")
+        }
+    }
+
+    func testInvalidValuesFailWithTheFieldAndTheFix() {
+        func failure(_ change: (inout TrainConfig) -> Void, worldSize: Int = 1) -> ConfigError? {
+            var config = TrainConfig()
+            change(&config)
+            do {
+                try config.validate(worldSize: worldSize)
+                return nil
+            } catch { return error as? ConfigError }
+        }
+        XCTAssertEqual(failure { $0.alpha = -0.5 }?.field, "method.alpha")
+        XCTAssertEqual(failure { $0.tau = .nan }?.field, "method.tau")
+        XCTAssertEqual(failure { $0.rewardTarget = [] }?.field, "reward.target")
+        XCTAssertEqual(failure { $0.optimizer.learningRate = 0 }?.field, "optimizer.learning_rate")
+        let batch = failure({ $0.globalBatch = 192; $0.microbatch = 64 }, worldSize: 2)
+        XCTAssertEqual(batch?.field, "batch.global")
+        XCTAssertTrue(batch?.problem.contains("64 × 2") ?? false, batch?.description ?? "")
+        XCTAssertNil(failure({ $0.globalBatch = 256; $0.microbatch = 64 }, worldSize: 4))
+    }
+
+    func testDocumentationListsEveryField() {
+        let text = TrainConfig.documentation()
+        for field in TrainConfig.fields { XCTAssertTrue(text.contains(field.key + " = "), field.key) }
+    }
+}

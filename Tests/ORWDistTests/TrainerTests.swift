@@ -1,0 +1,164 @@
+import Foundation
+import ORWCore
+import TestSupport
+import XCTest
+@testable import ORWDist
+
+/// `orwdist pretrain` and `orwdist train` end to end, as users run them: the real binary, under
+/// real mpirun for several ranks, judged by what it writes (metrics.jsonl, safetensors).
+final class TrainerTests: XCTestCase {
+    /// A scratch directory shared by the tests of this class.
+    static let scratch: String = {
+        let path = NSTemporaryDirectory() + "orwdist-trainer-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    /// Runs `orwdist ARGS` on `ranks` ranks (a plain process for 1) and fails the test on a
+    /// non-zero exit.
+    @discardableResult
+    func orwdist(_ arguments: [String], ranks: Int = 1, timeout: Double = 600,
+                 file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
+        let binary = try productPath("orwdist")
+        var environment = ProcessInfo.processInfo.environment
+        environment["ORWDIST_CACHE"] = Self.scratch + "/cache"
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        let result = ranks == 1
+            ? try runProcess(binary, arguments, environment: environment, timeout: timeout)
+            : try mpirun(n: ranks, oversubscribe: ranks > 2, args: [binary] + arguments, environment: environment, timeout: timeout)
+        XCTAssertTrue(result.succeeded, result.summary, file: file, line: line)
+        return result
+    }
+
+    /// A small base model pretrained once: `data` with a narrow MLP.
+    static var bases: [String: String] = [:]
+    func base(_ data: String, extra: [String] = [], steps: Int) throws -> String {
+        let key = ([data] + extra).joined(separator: " ")
+        if let path = Self.bases[key] { return path }
+        let directory = Self.scratch + "/base-\(Self.bases.count)"
+        try orwdist(["pretrain", "--run-dir", directory, "--data", data, "--steps", "\(steps)",
+                     "--set", "model.hidden=64", "--set", "model.depth=2", "--set", "model.time_embedding=16",
+                     "--set", "optimizer.schedule=cosine", "--set", "optimizer.learning_rate=3e-3",
+                     "--set", "optimizer.minimum_learning_rate=1e-4"] + extra)
+        Self.bases[key] = directory + "/model.safetensors"
+        return directory + "/model.safetensors"
+    }
+
+    func records(_ run: String, kind: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }.filter { $0["kind"] as? String == kind }
+    }
+
+    func assertClose(_ a: Double, _ b: Double, relative: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertLessThanOrEqual(abs(a - b), relative * max(abs(a), abs(b), 1e-12), "\(message): \(a) vs \(b)", file: file, line: line)
+    }
+
+    // MARK: The microbatch invariant
+
+    func testSameLossesAndParametersOnOneTwoAndFourRanks() throws {
+        let base = try base("8gaussians", steps: 300)
+        var runs: [Int: String] = [:]
+        for ranks in [1, 2, 4] {
+            let run = Self.scratch + "/invariance-\(ranks)"
+            try orwdist(["train", "--base", base, "--run-dir", run, "--batch", "64", "--microbatch", "16",
+                         "--steps-per-epoch", "4", "--epochs", "2", "--coupling", "exact-ot", "--alpha", "0.5",
+                         "--set", "run.log_every=1", "--set", "run.eval_samples=32"], ranks: ranks)
+            runs[ranks] = run
+        }
+        let reference = try records(runs[1]!, kind: "step")
+        XCTAssertEqual(reference.count, 8)
+        let parameters = try ModelFile.read(from: runs[1]! + "/final.safetensors").parameters
+        for ranks in [2, 4] {
+            let steps = try records(runs[ranks]!, kind: "step")
+            XCTAssertEqual(steps.count, reference.count)
+            for (mine, theirs) in zip(steps, reference) {
+                for field in ["loss", "weighted_flow_matching", "w2_term", "reward_mean", "weight_max", "effective_sample_size"] {
+                    assertClose(mine[field] as! Double, theirs[field] as! Double, relative: 1e-5, "\(ranks) ranks, step \(mine["step"]!), \(field)")
+                }
+            }
+            let other = try ModelFile.read(from: runs[ranks]! + "/final.safetensors").parameters
+            let deviation = zip(parameters, other).map { abs($0 - $1) / max(abs($0), 1e-3) }.max()!
+            XCTAssertLessThanOrEqual(deviation, 1e-4, "final parameters on \(ranks) ranks")
+        }
+    }
+
+    // MARK: The paper's theory
+
+    /// Base N(0, 1), r = x, α = 0, exp weighting, τ = 0.5: epoch N induces N(N τ, 1).
+    func testLinearRewardShiftsAGaussianByTauPerEpoch() throws {
+        let base = try base("gaussian", extra: ["--set", "data.mean=[0.0]", "--set", "data.std=1.0"], steps: 1500)
+        let run = Self.scratch + "/theory"
+        try orwdist(["train", "--base", base, "--run-dir", run, "--alpha", "0", "--tau", "0.5", "--weighting", "exp",
+                     "--batch", "256", "--microbatch", "128", "--steps-per-epoch", "600", "--epochs", "3",
+                     "--lr", "1e-3", "--set", "reward.kind=linear", "--set", "reward.direction=[1.0]",
+                     "--set", "run.eval_samples=4000", "--set", "run.log_every=100"], ranks: 2)
+        let epochs = try records(run, kind: "epoch")
+        XCTAssertEqual(epochs.count, 4)
+        var report = "epoch: sample mean (expected N·τ), sample std (expected 1)\n"
+        for record in epochs {
+            let epoch = record["epoch"] as! Int
+            let mean = (record["sample_mean"] as! [Double])[0], std = record["sample_std"] as! Double
+            report += "  \(epoch): \(mean) (\(0.5 * Double(epoch))), \(std)\n"
+            if epoch <= 2 {
+                XCTAssertEqual(mean, 0.5 * Double(epoch), accuracy: 0.15, "epoch \(epoch) mean")
+                XCTAssertEqual(std, 1, accuracy: 0.15, "epoch \(epoch) std")
+            }
+        }
+        print(report)
+    }
+
+    /// 8 Gaussians pulled toward the mode at (5, 0): α = 0 collapses, α = 1 keeps diversity.
+    func testAlphaZeroCollapsesAndAlphaOneKeepsDiversity() throws {
+        let base = try base("8gaussians", steps: 1500)
+        func finetune(alpha: Double) throws -> (base: [String: Any], final: [String: Any]) {
+            let run = Self.scratch + "/collapse-\(alpha)"
+            try orwdist(["train", "--base", base, "--run-dir", run, "--alpha", "\(alpha)", "--tau", "0.5",
+                         "--batch", "256", "--microbatch", "64", "--steps-per-epoch", "100", "--epochs", "5",
+                         "--lr", "2e-3", "--set", "run.eval_samples=1000"], ranks: 2)
+            let epochs = try records(run, kind: "epoch")
+            return (epochs.first!, epochs.last!)
+        }
+        let greedy = try finetune(alpha: 0), regularised = try finetune(alpha: 1)
+        let baseStd = greedy.base["sample_std"] as! Double
+        let baseReward = greedy.base["reward_mean"] as! Double
+        print("base std \(baseStd), reward \(baseReward); α=0: std \(greedy.final["sample_std"]!), reward \(greedy.final["reward_mean"]!); "
+              + "α=1: std \(regularised.final["sample_std"]!), reward \(regularised.final["reward_mean"]!)")
+        XCTAssertLessThan(greedy.final["sample_std"] as! Double, 0.2 * baseStd, "α = 0 collapses")
+        XCTAssertGreaterThanOrEqual(regularised.final["sample_std"] as! Double, 0.6 * baseStd, "α = 1 keeps the spread")
+        let closed = ((regularised.final["reward_mean"] as! Double) - baseReward) / (0 - baseReward)
+        XCTAssertGreaterThanOrEqual(closed, 0.4, "α = 1 still closes 40% of the reward gap")
+    }
+
+    // MARK: The default
+
+    func testNoArgumentDefaultCompletesWithASummary() throws {
+        let directory = Self.scratch + "/default"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let binary = try productPath("orwdist")
+        var environment = ProcessInfo.processInfo.environment
+        environment["ORWDIST_CACHE"] = Self.scratch + "/default-cache"
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        let result = try mpirun(n: 2, options: ["--wdir", directory], args: [binary, "train"], environment: environment, timeout: 600)
+        XCTAssertTrue(result.succeeded, result.summary)
+        XCTAssertTrue(result.stdout.contains("summary after"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("reward"), result.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/runs/train/final.safetensors"))
+        print(result.stdout.split(separator: "\n").suffix(6).joined(separator: "\n"))
+    }
+
+    // MARK: Bad input
+
+    func testInvalidConfigFailsBeforeAnyWorkNamingTheField() throws {
+        let binary = try productPath("orwdist")
+        let result = try mpirun(n: 2, args: [binary, "train", "--batch", "96", "--microbatch", "64",
+                                             "--run-dir", Self.scratch + "/never"], timeout: 60)
+        XCTAssertFalse(result.succeeded)
+        XCTAssertTrue(result.stderr.contains("batch.global"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.scratch + "/never/metrics.jsonl"))
+        let unknown = try runProcess(binary, ["train", "--set", "method.alpah=1"], timeout: 60)
+        XCTAssertFalse(unknown.succeeded)
+        XCTAssertTrue(unknown.stderr.contains("method.alpha"), unknown.stderr)
+    }
+}
