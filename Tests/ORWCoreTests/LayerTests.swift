@@ -7,8 +7,9 @@ import TestSupport
 ///
 /// Tolerance: the ∞-norm relative error max|analytic − numeric| / max|numeric| ≤ 1e-3. The
 /// forward runs in Float, so each loss carries rounding of ~1e-7 · |y|, divided by the step
-/// 2h = 2e-2 (Linear and Concat are linear, so a large step costs no truncation error) or
-/// 2e-3 (SiLU; truncation O(h²) ~ 1e-6) or 2e-5 (time embedding at small t): expected errors ~1e-5 … 1e-4.
+/// 2h: 2e-2 for Linear and Concat (linear, so a large step costs no truncation error), 8e-3 for
+/// SiLU (truncation O(h²) ~ 1e-5), 2e-5 for the time embedding at small t. Expected errors
+/// ~1e-5 … 1e-4; each is printed.
 final class LayerTests: XCTestCase {
     func assertGradient(_ analytic: [Float], _ numeric: [Double], _ name: String,
                         tolerance: Double = 1e-3, file: StaticString = #filePath, line: UInt = #line) {
@@ -80,7 +81,7 @@ final class LayerTests: XCTestCase {
         }
         let dx = FloatBuffer(zeros: count)
         SiLU.backward(inputGradient: dx.pointer, outputGradient: g.pointer, input: x.pointer, count: count)
-        assertGradient(dx.values, centralDifferences(of: loss, at: x.pointer, count: count, step: 1e-3), "SiLU dx")
+        assertGradient(dx.values, centralDifferences(of: loss, at: x.pointer, count: count, step: 4e-3), "SiLU dx")
     }
 
     func testConcatValuesAndGradient() {

@@ -53,7 +53,8 @@ final class MLPVelocityFieldTests: XCTestCase {
     }
 
     /// Finite differences of L = Σ v · g with respect to every parameter and every input.
-    /// Tolerance 1e-3 in ∞-norm relative terms, as in LayerTests (step 1e-3; errors ~1e-4).
+    /// Tolerance 1e-3 in ∞-norm relative terms, as in LayerTests; step 4e-3 balances Float
+    /// rounding of the loss against the O(h²) truncation (observed errors ≤ 1e-4).
     func testGradientsMatchFiniteDifferences() {
         let model = MLPVelocityField(spec)
         let batch = 4
@@ -67,13 +68,13 @@ final class MLPVelocityFieldTests: XCTestCase {
         model.forward(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: v.pointer)
         model.backward(parameterGradient: dtheta.pointer, inputGradient: dx.pointer,
                        outputGradient: g.pointer, parameters: theta.pointer)
-        let numericTheta = centralDifferences(of: loss, at: theta.pointer, count: theta.count, step: 1e-3)
+        let numericTheta = centralDifferences(of: loss, at: theta.pointer, count: theta.count, step: 4e-3)
         for tensor in model.layout.tensors {
             let deviation = Deviation(dtheta.values[tensor.range], numericTheta[tensor.range])
             print("finite differences MLP d \(tensor.name): \(deviation)")
             XCTAssertLessThanOrEqual(deviation.relative, 1e-3, "\(tensor.name): \(deviation)")
         }
-        let deviation = Deviation(dx.values, centralDifferences(of: loss, at: x.pointer, count: x.count, step: 1e-3))
+        let deviation = Deviation(dx.values, centralDifferences(of: loss, at: x.pointer, count: x.count, step: 4e-3))
         print("finite differences MLP dx: \(deviation)")
         XCTAssertLessThanOrEqual(deviation.relative, 1e-3, "dx: \(deviation)")
     }
