@@ -1,0 +1,16 @@
+/// Global-norm clipping with `torch.nn.utils.clip_grad_norm_` semantics, over the whole flat
+/// gradient buffer [P]: n = ‖g‖₂ (accumulated in Double); if `maxNorm` is positive and finite and
+/// s = maxNorm / (n + 1e-6) < 1, then g ← s · g. Returns n, the norm before clipping.
+/// A non-finite n leaves the gradients untouched; the caller decides what to do with the step.
+@discardableResult
+public func clipGradientNorm(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float) -> Float {
+    var sumOfSquares = 0.0
+    for g in gradients { sumOfSquares += Double(g) * Double(g) }
+    let norm = Float(sumOfSquares.squareRoot())
+    guard maxNorm > 0, maxNorm.isFinite, norm.isFinite else { return norm }
+    let scale = maxNorm / (norm + 1e-6)
+    if scale < 1 {
+        for i in gradients.indices { gradients[i] *= scale }
+    }
+    return norm
+}
