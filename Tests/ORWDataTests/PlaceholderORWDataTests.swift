@@ -1,6 +1,0 @@
-import XCTest
-@testable import ORWData
-
-final class PlaceholderORWDataTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
