@@ -1,5 +1,3 @@
-import Foundation
-
 /// One named tensor of a safetensors file, as Floats in C order.
 public struct SafetensorsTensor: Equatable, Sendable {
     public var name: String
@@ -223,9 +221,9 @@ public enum Safetensors {
         guard headerBytes.first == UInt8(ascii: "{") else { throw .invalidJSON(reason: "the header does not start with '{'") }
         let json: JSONValue
         do {
-            json = try JSONDecoder().decode(JSONValue.self, from: Data(headerBytes))
+            json = try JSONReader.parse(Array(headerBytes))
         } catch {
-            throw .invalidJSON(reason: "\(error)")
+            throw .invalidJSON(reason: error.description)
         }
         guard case .object(let header) = json else { throw .invalidJSON(reason: "the top level is not an object") }
 
@@ -307,44 +305,15 @@ public enum Safetensors {
             self.end = end
         }
 
-        /// A JSON array of integers in 0...Int.max (as Doubles: exact up to 2^53, and any
-        /// larger value fails the bounds checks anyway), or nil.
+        /// A JSON array of integers in 0...Int.max, or nil.
         private static func integers(_ value: JSONValue?) -> [Int]? {
             guard case .array(let items)? = value else { return nil }
             var result: [Int] = []
             for item in items {
-                guard case .number(let number) = item, number >= 0, number < 0x1p63,
-                      number.rounded(.towardZero) == number else { return nil }
-                result.append(Int(number))
+                guard case .integer(let integer) = item, integer <= UInt64(Int.max) else { return nil }
+                result.append(Int(integer))
             }
             return result
-        }
-    }
-}
-
-/// Any JSON value, for reading a header whose keys are not known in advance.
-private enum JSONValue: Decodable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
         }
     }
 }
