@@ -120,9 +120,7 @@ public enum Safetensors {
 
         /// Element `index` of `bytes` starting at `start`, little-endian.
         func value(_ bytes: [UInt8], start: Int, index: Int) -> Float {
-            var word: UInt64 = 0
-            let at = start + index * size
-            for k in 0..<size { word |= UInt64(bytes[at + k]) << (8 * k) }
+            let word = LittleEndian.integer(bytes, at: start + index * size, size: size)
             switch self {
             case .f32: return Float(bitPattern: UInt32(truncatingIfNeeded: word))
             case .f16: return Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word)))
@@ -167,14 +165,10 @@ public enum Safetensors {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 + headerBytes.count + offset)
         let length = UInt64(headerBytes.count)
-        bytes += (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
+        bytes += LittleEndian.bytes(of: length, size: 8)
         bytes += headerBytes
         for tensor in file.tensors {
-            for value in tensor.values {
-                let word = value.bitPattern
-                bytes += [UInt8(truncatingIfNeeded: word), UInt8(truncatingIfNeeded: word >> 8),
-                          UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24)]
-            }
+            LittleEndian.append(tensor.values, to: &bytes)
         }
         return bytes
     }
@@ -210,8 +204,7 @@ public enum Safetensors {
 
     public static func decode(_ bytes: [UInt8]) throws(SafetensorsError) -> SafetensorsFile {
         guard bytes.count >= 8 else { throw .fileTooSmall(size: bytes.count) }
-        var length: UInt64 = 0
-        for k in 0..<8 { length |= UInt64(bytes[k]) << (8 * k) }
+        let length = LittleEndian.integer(bytes, at: 0, size: 8)
         guard length <= UInt64(maximumHeaderSize) else { throw .headerTooLarge(length: length, limit: maximumHeaderSize) }
         guard length <= UInt64(bytes.count - 8) else { throw .headerExceedsFile(length: length, available: bytes.count - 8) }
         let dataStart = 8 + Int(length)
