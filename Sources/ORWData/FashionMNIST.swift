@@ -8,7 +8,10 @@ import Foundation
 public struct FashionMNIST: LabeledDataset {
     public enum Split: String, Codable, CaseIterable, Sendable {
         case train
-        case test = "t10k"
+        case test
+
+        /// How the split's file names start.
+        var filePrefix: String { self == .train ? "train" : "t10k" }
     }
 
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
@@ -30,9 +33,9 @@ public struct FashionMNIST: LabeledDataset {
     /// Loads one split from `directory`, which holds `train-images-idx3-ubyte.gz`,
     /// `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`.
     public init(split: Split, directory: String = FashionMNIST.defaultDirectory) throws {
-        let images = try Self.load(directory, "\(split.rawValue)-images-idx3-ubyte.gz")
-        let labels = try Self.load(directory, "\(split.rawValue)-labels-idx1-ubyte.gz")
-        let path = "\(directory)/\(split.rawValue)-*.gz"
+        let images = try Self.load(directory, "\(split.filePrefix)-images-idx3-ubyte.gz")
+        let labels = try Self.load(directory, "\(split.filePrefix)-labels-idx1-ubyte.gz")
+        let path = "\(directory)/\(split.filePrefix)-*.gz"
         guard images.shape.count == 3, images.shape[1] == Self.side, images.shape[2] == Self.side else {
             throw DatasetError.malformedFile(path: path, reason: "images have shape \(images.shape), expected [N, 28, 28]")
         }

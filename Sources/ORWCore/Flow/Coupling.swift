@@ -15,7 +15,8 @@ public enum Coupling: String, Codable, CaseIterable, Sendable {
     case exactOT = "exact-ot"
 
     /// Reorders the rows of x0 [b, D] in place so that row i of x0 is paired with row i of
-    /// x1 [b, D]. The samples must be finite for `exactOT`.
+    /// x1 [b, D]. The samples must be finite for `exactOT`. Pass a workspace kept across steps to
+    /// allocate nothing; the default one is made for this call.
     public func pair(x0: UnsafeMutablePointer<Float>,               // [b, D]
                      x1: UnsafePointer<Float>,                      // [b, D]
                      batch: Int, dimension: Int,

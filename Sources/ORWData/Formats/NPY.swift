@@ -62,14 +62,9 @@ public enum NPY {
         let text = version1 ? short : padded(prefix: magic.count + 2 + 4)
         let length = UInt32(text.count)
         var bytes = magic + [version1 ? 1 : 2, 0]
-        bytes += (0..<(version1 ? 2 : 4)).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
+        bytes += LittleEndian.bytes(of: UInt64(length), size: version1 ? 2 : 4)
         bytes += text
-        bytes.reserveCapacity(bytes.count + 4 * array.values.count)
-        for value in array.values {
-            let word = value.bitPattern
-            bytes += [UInt8(truncatingIfNeeded: word), UInt8(truncatingIfNeeded: word >> 8),
-                      UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24)]
-        }
+        LittleEndian.append(array.values, to: &bytes)
         return bytes
     }
 
@@ -82,8 +77,7 @@ public enum NPY {
         let lengthSize = major == 1 ? 2 : 4
         let headerStart = 8 + lengthSize
         guard bytes.count >= headerStart else { throw .notNPY(reason: "the file ends inside the header length") }
-        var headerLength = 0
-        for k in 0..<lengthSize { headerLength |= Int(bytes[8 + k]) << (8 * k) }
+        let headerLength = Int(LittleEndian.integer(bytes, at: 8, size: lengthSize))
         guard headerLength <= bytes.count - headerStart else {
             throw .malformedHeader(reason: "header length \(headerLength) runs past the end of the file")
         }
@@ -121,9 +115,7 @@ public enum NPY {
         }
         var values = [Float](repeating: 0, count: count)
         for i in 0..<count {
-            var word: UInt64 = 0
-            let at = dataStart + i * elementSize
-            for k in 0..<elementSize { word |= UInt64(bytes[at + k]) << (8 * k) }
+            let word = LittleEndian.integer(bytes, at: dataStart + i * elementSize, size: elementSize)
             values[i] = elementSize == 4 ? Float(bitPattern: UInt32(truncatingIfNeeded: word))
                                          : Float(Double(bitPattern: word))
         }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// One named tensor of a safetensors file, as Floats in C order.
 public struct SafetensorsTensor: Equatable, Sendable {
     public var name: String
@@ -122,9 +120,7 @@ public enum Safetensors {
 
         /// Element `index` of `bytes` starting at `start`, little-endian.
         func value(_ bytes: [UInt8], start: Int, index: Int) -> Float {
-            var word: UInt64 = 0
-            let at = start + index * size
-            for k in 0..<size { word |= UInt64(bytes[at + k]) << (8 * k) }
+            let word = LittleEndian.integer(bytes, at: start + index * size, size: size)
             switch self {
             case .f32: return Float(bitPattern: UInt32(truncatingIfNeeded: word))
             case .f16: return Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word)))
@@ -169,14 +165,10 @@ public enum Safetensors {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 + headerBytes.count + offset)
         let length = UInt64(headerBytes.count)
-        bytes += (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
+        bytes += LittleEndian.bytes(of: length, size: 8)
         bytes += headerBytes
         for tensor in file.tensors {
-            for value in tensor.values {
-                let word = value.bitPattern
-                bytes += [UInt8(truncatingIfNeeded: word), UInt8(truncatingIfNeeded: word >> 8),
-                          UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24)]
-            }
+            LittleEndian.append(tensor.values, to: &bytes)
         }
         return bytes
     }
@@ -212,8 +204,7 @@ public enum Safetensors {
 
     public static func decode(_ bytes: [UInt8]) throws(SafetensorsError) -> SafetensorsFile {
         guard bytes.count >= 8 else { throw .fileTooSmall(size: bytes.count) }
-        var length: UInt64 = 0
-        for k in 0..<8 { length |= UInt64(bytes[k]) << (8 * k) }
+        let length = LittleEndian.integer(bytes, at: 0, size: 8)
         guard length <= UInt64(maximumHeaderSize) else { throw .headerTooLarge(length: length, limit: maximumHeaderSize) }
         guard length <= UInt64(bytes.count - 8) else { throw .headerExceedsFile(length: length, available: bytes.count - 8) }
         let dataStart = 8 + Int(length)
@@ -223,9 +214,9 @@ public enum Safetensors {
         guard headerBytes.first == UInt8(ascii: "{") else { throw .invalidJSON(reason: "the header does not start with '{'") }
         let json: JSONValue
         do {
-            json = try JSONDecoder().decode(JSONValue.self, from: Data(headerBytes))
+            json = try JSONReader.parse(Array(headerBytes))
         } catch {
-            throw .invalidJSON(reason: "\(error)")
+            throw .invalidJSON(reason: error.description)
         }
         guard case .object(let header) = json else { throw .invalidJSON(reason: "the top level is not an object") }
 
@@ -307,44 +298,15 @@ public enum Safetensors {
             self.end = end
         }
 
-        /// A JSON array of integers in 0...Int.max (as Doubles: exact up to 2^53, and any
-        /// larger value fails the bounds checks anyway), or nil.
+        /// A JSON array of integers in 0...Int.max, or nil.
         private static func integers(_ value: JSONValue?) -> [Int]? {
             guard case .array(let items)? = value else { return nil }
             var result: [Int] = []
             for item in items {
-                guard case .number(let number) = item, number >= 0, number < 0x1p63,
-                      number.rounded(.towardZero) == number else { return nil }
-                result.append(Int(number))
+                guard case .integer(let integer) = item, integer <= UInt64(Int.max) else { return nil }
+                result.append(Int(integer))
             }
             return result
-        }
-    }
-}
-
-/// Any JSON value, for reading a header whose keys are not known in advance.
-private enum JSONValue: Decodable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
         }
     }
 }

@@ -1,0 +1,35 @@
+import XCTest
+@testable import ORWData
+
+final class JSONReaderTests: XCTestCase {
+    private func parse(_ text: String) throws -> JSONValue {
+        try JSONReader.parse(Array(text.utf8))
+    }
+
+    func testValues() throws {
+        XCTAssertEqual(try parse(#" {"a": [1, -2, 3.5, 1e2, 18446744073709551615, 18446744073709551616], "b": null} "#),
+                       .object(["a": .array([.integer(1), .number(-2), .number(3.5), .number(100),
+                                             .integer(.max), .number(18446744073709551616)]),
+                                "b": .null]))
+        XCTAssertEqual(try parse("[true, false, {}, []]"), .array([.bool(true), .bool(false), .object([:]), .array([])]))
+        XCTAssertEqual(try parse(#""q\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#), .string("q\"\\/\u{8}\u{c}\n\r\té😀"))
+        XCTAssertEqual(try parse(#""é 😀""#), .string("é 😀"))
+    }
+
+    func testRejectsWhatStrictJSONRejects() {
+        let invalid = ["", "{", #"{"a":1,}"#, "[1,]", #"{"a":1,"a":2}"#, "01", "-", "1.", "1e", ".5", "+1",
+                       "NaN", "Infinity", "[1] [2]", "{'a':1}", #""\x""#, #""\ud800""#, #""\udc00""#,
+                       "\"tab\there\"", "// comment\n1", "tru", "nul",
+                       String(repeating: "[", count: 100) + String(repeating: "]", count: 100)]
+        for text in invalid {
+            XCTAssertThrowsError(try parse(text), text)
+        }
+        XCTAssertNoThrow(try parse(String(repeating: "[", count: 60) + String(repeating: "]", count: 60)))
+    }
+
+    func testDeepInputFailsWithoutRecursingFurther() {
+        XCTAssertThrowsError(try parse(String(repeating: "[", count: 1_000_000))) { error in
+            XCTAssertTrue("\(error)".contains("nested deeper"), "\(error)")
+        }
+    }
+}
