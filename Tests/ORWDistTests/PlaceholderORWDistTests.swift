@@ -1,6 +1,0 @@
-import XCTest
-@testable import ORWDist
-
-final class PlaceholderORWDistTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
