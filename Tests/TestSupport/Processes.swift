@@ -139,6 +139,7 @@ public func runProcess(
         kill(-pid, SIGTERM)
         if exited.wait(timeout: .now() + 2) == .timedOut {
             kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)  // in case the group is gone but the child is not
             exited.wait()
         }
     }
