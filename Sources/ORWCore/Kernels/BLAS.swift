@@ -8,6 +8,13 @@ public enum BLAS {
         return String(cString: text)
     }
 
+    /// The CPU core OpenBLAS selected at run time (e.g. "Haswell", "SkylakeX"); with a
+    /// DYNAMIC_ARCH build this can differ between machines running the same binary.
+    public static var coreName: String {
+        guard let text = openblas_get_corename() else { return "unknown" }
+        return String(cString: text)
+    }
+
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
     public static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
