@@ -31,7 +31,7 @@ final class TrainerTests: XCTestCase {
     }
 
     /// A small base model pretrained once: `data` with a narrow MLP.
-    static var bases: [String: String] = [:]
+    nonisolated(unsafe) static var bases: [String: String] = [:]
     func base(_ data: String, extra: [String] = [], steps: Int) throws -> String {
         let key = ([data] + extra).joined(separator: " ")
         if let path = Self.bases[key] { return path }
