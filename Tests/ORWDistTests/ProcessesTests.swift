@@ -55,7 +55,6 @@ final class ProcessesTests: XCTestCase {
         XCTAssertTrue(result.timedOut, result.summary)
         XCTAssertFalse(result.succeeded)
         XCTAssertEqual(result.stdout, "started\n")
-        XCTAssertLessThan(result.duration, 60, result.summary)
         let grandchild = try XCTUnwrap(Int32(String(contentsOfFile: pidFile, encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
         XCTAssertFalse(isRunning(grandchild), "sleep \(grandchild) outlived the timeout")
