@@ -1,8 +1,8 @@
 // Processes.swift — run commands from tests: built products, mpirun jobs, anything on PATH.
 //
-// Foundation only. Children are started with posix_spawn in a process group of their own, so a
-// timeout ends the whole tree (mpirun and its ranks) and never leaves a stray rank spinning on
-// the two shared cores. stdout and stderr are read concurrently while the child runs, so an
+// Foundation only. Children are started with posix_spawn in a session of their own, so a
+// timeout ends the whole tree — mpirun and its ranks, which mpirun puts in process groups of
+// their own — and never leaves a stray rank spinning on the two shared cores. stdout and stderr are read concurrently while the child runs, so an
 // output larger than a pipe buffer cannot deadlock it.
 // Written for Linux (glibc), where the project runs.
 import Foundation
@@ -56,8 +56,8 @@ public struct ProcessLaunchError: Error, CustomStringConvertible {
 // MARK: - Running a command
 
 /// Runs `executable` with `arguments`, waits at most `timeout` seconds, and returns its exit
-/// status and output. On timeout the child's whole process group gets SIGTERM, then SIGKILL
-/// two seconds later. `executable` is a path or a name looked up on PATH. `environment`
+/// status and output. On timeout every process of the child's session (the child and all it
+/// started) gets SIGTERM, then SIGKILL two seconds later. `executable` is a path or a name looked up on PATH. `environment`
 /// replaces the inherited environment when given; `standardInput` is written to the child's
 /// stdin (otherwise stdin is /dev/null).
 public func runProcess(
@@ -88,7 +88,9 @@ public func runProcess(
     posix_spawn_file_actions_adddup2(&actions, output[1], 1)
     posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
 
-    // Own process group (pgid = child pid), default signal handling, nothing blocked.
+    // Own session (sid = pgid = child pid), default signal handling, nothing blocked.
+    // POSIX_SPAWN_SETSID (glibc ≥ 2.26) is a GNU macro that Swift does not see.
+    let setsid: Int32 = 0x80
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -98,8 +100,7 @@ public func runProcess(
     sigemptyset(&none)
     posix_spawnattr_setsigdefault(&attributes, &defaults)
     posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
     let environmentLines = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
     var spawnedPID: pid_t = 0
@@ -136,18 +137,20 @@ public func runProcess(
     var timedOut = false
     if exited.wait(timeout: .now() + timeout) == .timedOut {
         timedOut = true
-        kill(-pid, SIGTERM)
+        signalSession(pid, SIGTERM)
         if exited.wait(timeout: .now() + 2) == .timedOut {
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)  // in case the group is gone but the child is not
+            signalSession(pid, SIGKILL)
+            kill(pid, SIGKILL)  // not reaped yet, so still this child's pid
             exited.wait()
         }
+        // What outlived the child's own clean-up (mpirun forwards SIGTERM to its ranks).
+        signalSession(pid, SIGKILL)
     }
     let duration = Date().timeIntervalSince(start)
-    // Group members that outlive the child would keep the pipes open: give them a moment, then
-    // end them. Past that, return what was read rather than hang.
+    // Session members that outlive the child would keep the pipes open: give them a moment,
+    // then end them. Past that, return what was read rather than hang.
     if readers.wait(timeout: .now() + 5) == .timedOut {
-        kill(-pid, SIGKILL)
+        signalSession(pid, SIGKILL)
         _ = readers.wait(timeout: .now() + 5)
     }
 
@@ -252,6 +255,21 @@ private func makePipe() throws -> [Int32] {
     }
     for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
     return ends
+}
+
+/// Sends `signal` to every process of the session that `leader` started (the leader included),
+/// wherever it sits in the tree: orphans re-parented to init keep their session, and the kernel
+/// does not reuse the leader's pid while the session has members.
+private func signalSession(_ leader: pid_t, _ signal: Int32) {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries {
+        guard let pid = pid_t(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        // After "pid (comm)": state ppid pgrp session …
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 3, pid_t(fields[3]) == leader { kill(pid, signal) }
+    }
 }
 
 /// Set once: writes to a closed pipe fail with EPIPE instead of killing the process.
