@@ -18,9 +18,11 @@ struct ConfigOptions: ParsableArguments {
     var logLevel: String = "info"
 }
 
-/// Runs `body` on every rank of the job (a singleton without mpirun). Errors print once per
-/// failing rank with the rank named; in a job of several ranks the failing rank then aborts the
-/// whole job (exit 1) so no other rank is left waiting in a collective.
+/// Runs `body` on every rank of the job (a singleton without mpirun).
+///
+/// A configuration error is the same on every rank: rank 0 prints it and every rank exits with
+/// status 2. Any other error prints with its rank named, and in a job of several ranks the
+/// failing rank aborts the whole job (exit 1), so no other rank waits forever in a collective.
 func launch(logLevel: String, _ body: (any Communicator, Log) throws -> Void) throws {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardOutput(label: label)
@@ -40,6 +42,10 @@ func launch(logLevel: String, _ body: (any Communicator, Log) throws -> Void) th
     let log = Log(rank: world.rank, level: level)
     do {
         try body(world, log)
+    } catch let error as ConfigError {
+        if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+        world.finalize()
+        throw ExitCode(2)
     } catch {
         let prefix = world.size > 1 ? "rank \(world.rank): " : ""
         FileHandle.standardError.write(Data("error: \(prefix)\(error)\n".utf8))

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import ORWData
 
@@ -38,7 +39,7 @@ final class NPYTests: XCTestCase {
         for (k, array) in arrays.enumerated() {
             try NPY.write(array, path: path("ours\(k).npy"))
         }
-        let report = try PythonScripts.run(python: PythonScripts.environment(), """
+        let report = try Python.run(python: Python.environment(), """
             import sys, numpy as np
             for name in sys.argv[1:]:
                 a = np.load(name)
@@ -55,7 +56,7 @@ final class NPYTests: XCTestCase {
     }
 
     func testWeReadNumPyFiles() throws {
-        try PythonScripts.run(python: PythonScripts.environment(), """
+        try Python.run(python: Python.environment(), """
             import sys, numpy as np
             d = sys.argv[1]
             a = np.arange(24, dtype='<f4').reshape(2, 3, 4) / 7

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 import ORWCore
 @testable import ORWData
@@ -53,7 +54,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testPythonSafetensorsReadsOurFile() throws {
         try Safetensors.write(sample, path: path("ours.safetensors"))
-        let report = try PythonScripts.run(python: PythonScripts.environment(), """
+        let report = try Python.run(python: Python.environment(), """
             import json, sys
             import numpy as np
             from safetensors import safe_open
@@ -78,7 +79,7 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testWeReadPythonSafetensorsFiles() throws {
-        try PythonScripts.run(python: PythonScripts.environment(), """
+        try Python.run(python: Python.environment(), """
             import sys, numpy as np
             from safetensors.numpy import save_file
             a = (np.arange(12, dtype=np.float32) / 3).reshape(3, 4)

@@ -39,6 +39,8 @@ public enum WeightingError: Error, CustomStringConvertible, Equatable {
 
 /// What the weighting did, for the metrics.
 public struct WeightStatistics: Equatable, Sendable {
+    /// max τ·r over the global batch, for `exp`: past ≈ 88 the weights overflow Float.
+    public var largestExponent: Double?
     /// Largest weight in the global batch.
     public var maximum: Double
     /// Kish's effective sample size (Σw)² / Σw², over the global batch.
@@ -56,6 +58,7 @@ extension RewardWeighting {
         reduce: GlobalReduction, into weights: UnsafeMutablePointer<Float>
     ) throws -> WeightStatistics {
         let r = UnsafeBufferPointer(start: rewards, count: count)
+        var exponent: Double?
         switch self {
         case .exp:
             let largest = try reduce.max([Double(r.max() ?? -.infinity) * Double(tau)])[0]
@@ -63,6 +66,7 @@ extension RewardWeighting {
                 throw WeightingError.overflow(largestExponent: largest)
             }
             for i in 0..<count { weights[i] = Float(Foundation.exp(Double(tau) * Double(r[i]))) }
+            exponent = largest
         case .softmax:
             let largest = try reduce.max([Double(r.max() ?? -.infinity) * Double(tau)])[0]
             var localSum = 0.0
@@ -86,7 +90,7 @@ extension RewardWeighting {
             largestWeight = Swift.max(largestWeight, w)
         }
         let sums = try reduce.sum(local)
-        return WeightStatistics(maximum: try reduce.max([largestWeight])[0],
+        return WeightStatistics(largestExponent: exponent, maximum: try reduce.max([largestWeight])[0],
                                 effectiveSampleSize: sums[1] > 0 ? sums[0] * sums[0] / sums[1] : 0)
     }
 }

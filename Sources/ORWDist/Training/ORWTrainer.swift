@@ -26,11 +26,17 @@ public final class ORWTrainer {
     var rewards: [Float]      // r [n]
     var weights: [Float]      // w [n]
 
+    /// τ·r beyond which `exp` weighting earns a warning (e^60 ≈ 1e26: one sample dominates).
+    static let exponentWarning = 60.0
+    var warnedAboutExponent = false
+    let log: Log
+
     /// Steps taken so far, over all epochs.
     public internal(set) var stepsTaken = 0
 
     public init(config: TrainConfig, world: any Communicator, model: any VelocityField,
-                reference: [Float], reward: any Reward) {
+                reference: [Float], reward: any Reward, log: Log) {
+        self.log = log
         self.config = config
         self.world = world
         self.model = model
@@ -94,6 +100,13 @@ public final class ORWTrainer {
         let weightStatistics = try config.weighting.weights(
             rewards: rewards, count: rewards.count, tau: Float(config.tau), globalBatch: config.globalBatch,
             reduce: CommunicatorReduction(world: world), into: &weights)
+
+        if let exponent = weightStatistics.largestExponent, exponent > Self.exponentWarning, !warnedAboutExponent {
+            warnedAboutExponent = true
+            log.warning(String(format: "exp weighting: τ·r reached %.1f (weights up to e^%.0f); exp overflows Float past 88.7 "
+                               + "and will stop the run. Set method.weighting = \"softmax\" (the same optimum, normalised over the batch).",
+                               exponent, exponent))
+        }
 
         // 4–5. Pair with fresh noise, loss, backward, microbatch by microbatch.
         for i in gradient.indices { gradient[i] = 0 }

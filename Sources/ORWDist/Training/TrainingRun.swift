@@ -50,7 +50,7 @@ public struct TrainingRun {
                  + "= \(config.globalBatch / config.microbatch) microbatches of \(config.microbatch), "
                  + "α = \(config.alpha), τ = \(config.tau), \(config.weighting.rawValue) weighting")
 
-        let trainer = ORWTrainer(config: config, world: world, model: model, reference: base.parameters, reward: reward)
+        let trainer = ORWTrainer(config: config, world: world, model: model, reference: base.parameters, reward: reward, log: log)
         let evaluation = Evaluation(model: model, sampler: ODEIntegrator(config.odeSolver), reward: reward,
                                     count: config.evaluationSamples, seed: UInt64(config.seed))
         func evaluate(epoch: Int) throws -> EpochMetrics? {
