@@ -26,7 +26,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.alpha, 2)
         XCTAssertEqual(config.weighting, .exp)
         XCTAssertEqual(config.globalBatch, 128)
-        XCTAssertEqual(config.rewardTarget, [1, 2])
+        XCTAssertEqual(config.reward.target, [1, 2])
         XCTAssertEqual(config.runDirectory, "somewhere")
     }
 
@@ -34,7 +34,7 @@ final class ConfigTests: XCTestCase {
         var config = TrainConfig()
         config.alpha = 0.125
         config.coupling = .exactOT
-        config.rewardTarget = [1.5, -2]
+        config.reward.target = [1.5, -2]
         config.optimizer.schedule = .cosine
         config.runDirectory = "a \"quoted\" dir"
         let path = try temporaryFile(config.tomlText())
@@ -81,7 +81,7 @@ final class ConfigTests: XCTestCase {
         }
         XCTAssertEqual(failure { $0.alpha = -0.5 }?.field, "method.alpha")
         XCTAssertEqual(failure { $0.tau = .nan }?.field, "method.tau")
-        XCTAssertEqual(failure { $0.rewardTarget = [] }?.field, "reward.target")
+        XCTAssertEqual(failure { $0.reward.target = [] }?.field, "reward.target")
         XCTAssertEqual(failure { $0.optimizer.learningRate = 0 }?.field, "optimizer.learning_rate")
         let batch = failure({ $0.globalBatch = 192; $0.microbatch = 64 }, worldSize: 2)
         XCTAssertEqual(batch?.field, "batch.global")

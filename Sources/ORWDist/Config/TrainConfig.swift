@@ -6,7 +6,6 @@ import ORWCore
 /// `batch.micro`; rank k of R computes microbatches k, k+R, … So with the defaults,
 /// 256 = 4 microbatches × 64, and on 2 ranks each rank computes 2 microbatches a step.
 public struct TrainConfig: ConfigFile, Equatable, Sendable {
-    public enum RewardKind: String, CaseIterable, Sendable { case distance, linear }
 
     // [run]
     public var runDirectory = "runs/train"
@@ -16,9 +15,7 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
     // [base]
     public var baseModel = "builtin:8gaussians"
     // [reward]
-    public var reward = RewardKind.distance
-    public var rewardTarget: [Float] = [5, 0]
-    public var rewardDirection: [Float] = []
+    public var reward = RewardSettings()
     // [method]
     public var alpha = 1.0
     public var tau = 1.0
@@ -52,9 +49,6 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         .int("run.log_every", \.logEvery, "Write a metrics line every this many steps."),
         .int("run.eval_samples", \.evaluationSamples, "Samples drawn at each epoch's end for reward, diversity and the W2-bound estimate."),
         .string("base.model", \.baseModel, "Pretrained flow model: a .safetensors file from `orwdist pretrain`, or \"builtin:8gaussians\" (pretrained on first use and cached)."),
-        .choice("reward.kind", \.reward, "The reward: distance = −‖x − target‖², linear = direction · x."),
-        .floats("reward.target", \.rewardTarget, "Target point of the distance reward (one entry per data dimension)."),
-        .floats("reward.direction", \.rewardDirection, "Direction a of the linear reward (one entry per data dimension)."),
         .double("method.alpha", \.alpha, "α, weight of the W2 regulariser ‖v_θ − v_ref‖²: 0 collapses onto the reward's maximum, ≥ 1 stays close to the base model."),
         .double("method.tau", \.tau, "τ, inverse temperature of the reward weighting: higher is faster and greedier."),
         .choice("method.weighting", \.weighting, "exp: w = exp(τr) (the authors'); softmax: w = B·softmax(τr) over the global batch (overflow-safe); linear: w ∝ r."),
@@ -67,7 +61,7 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         .int("batch.micro", \.microbatch, "b, samples per microbatch, the unit of work; B must be a multiple of b × ranks."),
         .int("batch.steps_per_epoch", \.stepsPerEpoch, "Optimiser steps per epoch; the sampler copies the policy at each epoch's start."),
         .int("batch.epochs", \.epochs, "Epochs N; with α = 0 and exact fitting, epoch N induces q_N ∝ exp(N τ r) q_0."),
-    ] + OptimizerSettings.fields(\.optimizer) }
+    ] + RewardSettings.fields(\.reward) + OptimizerSettings.fields(\.optimizer) }
 
     public func validate(worldSize: Int) throws {
         try require(logEvery > 0, "run.log_every", "must be ≥ 1, got \(logEvery)", "use e.g. 10")
@@ -82,15 +76,9 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
                     "\(globalBatch) is not a multiple of batch.micro × ranks = \(microbatch) × \(worldSize) = \(microbatch * worldSize)",
                     "choose batch.global as a multiple of \(microbatch * worldSize), e.g. \(max(1, globalBatch / (microbatch * worldSize)) * microbatch * worldSize), or change batch.micro or the number of ranks")
         try require(stepsPerEpoch >= 1 && epochs >= 1, "batch.epochs", "steps_per_epoch and epochs must be ≥ 1", "use e.g. steps_per_epoch = 50, epochs = 4")
-        switch reward {
-        case .distance:
-            try require(!rewardTarget.isEmpty && rewardTarget.allSatisfy(\.isFinite), "reward.target", "the distance reward needs a finite target point", "write target = [x, y, …] with one entry per data dimension")
-        case .linear:
-            try require(!rewardDirection.isEmpty && rewardDirection.allSatisfy(\.isFinite), "reward.direction", "the linear reward needs a finite direction", "write direction = [a1, a2, …] with one entry per data dimension")
-        }
-        if weighting == .linear {
-            try require(false, "method.weighting", "linear weighting needs rewards ≥ 0, but the \(reward.rawValue) reward can be negative", "use weighting = \"softmax\"")
-        }
+        try reward.validate()
+        try require(weighting != .linear || reward.isNonNegative, "method.weighting",
+                    "linear weighting needs rewards ≥ 0, but the \(reward.kind.rawValue) reward can be negative", "use weighting = \"softmax\"")
         try optimizer.validate()
     }
 }

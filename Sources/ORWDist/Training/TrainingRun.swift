@@ -40,26 +40,23 @@ public struct TrainingRun {
         try config.validate(worldSize: world.size)
         let base = try BaseModel.load(config.baseModel, seed: UInt64(config.seed), world: world, log: log)
         let model = base.architecture.makeModel()
-        let reward = try makeReward(dimension: model.dimension)
+        let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size)
         let directory = world.isRoot ? try RunDirectory(path: config.runDirectory) : nil
         try directory?.writeConfig(config.tomlText())
         try directory.map { try ModelFile(architecture: base.architecture, parameters: base.parameters,
                                           metadata: ["orwdist.role": "reference"]).write(to: $0.file("reference.safetensors")) }
-        log.info("fine-tuning \(config.baseModel) (\(base.parameters.count) parameters) on \(world.size) rank(s): "
-                 + "\(config.epochs) epochs × \(config.stepsPerEpoch) steps, batch \(config.globalBatch) "
-                 + "= \(config.globalBatch / config.microbatch) microbatches of \(config.microbatch), "
-                 + "α = \(config.alpha), τ = \(config.tau), \(config.weighting.rawValue) weighting")
+        let reporter = RunReporter(directory: directory, log: log, config: config)
+        reporter.started(source: config.baseModel, parameterCount: base.parameters.count, worldSize: world.size)
 
         let trainer = ORWTrainer(config: config, world: world, model: model, reference: base.parameters, reward: reward, log: log)
         let evaluation = Evaluation(model: model, sampler: ODEIntegrator(config.odeSolver), reward: reward,
                                     count: config.evaluationSamples, seed: UInt64(config.seed))
+        /// Rank 0 measures the policy; the other ranks go on to the next collective.
         func evaluate(epoch: Int) throws -> EpochMetrics? {
-            guard let directory else { return nil }
+            guard world.isRoot else { return nil }
             let metrics = try evaluation.measure(parameters: trainer.policy, reference: trainer.reference, epoch: epoch,
                                                  step: trainer.stepsTaken, seconds: Date().timeIntervalSince(started))
-            try directory.record(metrics)
-            log.info(String(format: "epoch %d: reward %.4g ± %.4g, diversity %.4g, sample std %.4g, W2 bound %.4g",
-                            epoch, metrics.rewardMean, metrics.rewardStd, metrics.diversity, metrics.sampleStd, metrics.w2Bound))
+            try reporter.epochEvaluated(metrics, samples: evaluation.samples, dimension: model.dimension)
             return metrics
         }
 
@@ -68,14 +65,7 @@ public struct TrainingRun {
         for epoch in 1...config.epochs {
             trainer.beginEpoch()
             for _ in 0..<config.stepsPerEpoch {
-                let metrics = try trainer.step(epoch: epoch)
-                if metrics.step % config.logEvery == 0 || metrics.step == config.totalSteps {
-                    try directory?.record(metrics)
-                    log.info(String(format: "epoch %d step %d/%d: reward %.4g ± %.3g, loss %.4g (FM %.4g, W2 %.4g), ESS %.1f, |g| %.3g, %.0f samples/s",
-                                    epoch, metrics.step, config.totalSteps, metrics.rewardMean, metrics.rewardStd,
-                                    metrics.loss, metrics.weightedFlowMatching, metrics.w2Term,
-                                    metrics.effectiveSampleSize, metrics.gradientNorm, metrics.samplesPerSecond))
-                }
+                try reporter.stepFinished(trainer.step(epoch: epoch))
             }
             finalMetrics = try evaluate(epoch: epoch)
         }
@@ -89,22 +79,5 @@ public struct TrainingRun {
         guard let baseMetrics, let finalMetrics, let directory else { return nil }
         return TrainingSummary(base: baseMetrics, final: finalMetrics, steps: trainer.stepsTaken,
                                seconds: Date().timeIntervalSince(started), runDirectory: directory.path)
-    }
-
-    func makeReward(dimension: Int) throws -> any Reward {
-        let reward: any Reward
-        let parameters: [Float]
-        switch config.reward {
-        case .distance:
-            parameters = config.rewardTarget
-            reward = DistanceReward(target: parameters)
-        case .linear:
-            parameters = config.rewardDirection
-            reward = LinearReward(direction: parameters)
-        }
-        try require(parameters.count == dimension, config.reward == .distance ? "reward.target" : "reward.direction",
-                    "has \(parameters.count) entries but the base model's samples have \(dimension) dimensions",
-                    "give one entry per data dimension")
-        return reward
     }
 }
