@@ -16,6 +16,21 @@ struct ConfigOptions: ParsableArguments {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
+
+    /// The config from the file, `--set` and the subcommand's own flags (`flags`: the field each
+    /// flag sets and its value, nil when not given), or nil after printing `--help-config`.
+    func load<Config: ConfigFile>(_ type: Config.Type, flags: [(String, CustomStringConvertible?)]) throws -> Config? {
+        if helpConfig {
+            print(Config.documentation())
+            return nil
+        }
+        let given = flags.compactMap { key, value -> String? in
+            guard let value else { return nil }
+            if let text = value as? String { return "\(key)=\"\(text)\"" }
+            return "\(key)=\(value)"
+        }
+        return try Config.load(path: config, overrides: overrides + given)
+    }
 }
 
 /// Runs `body` on every rank of the job (a singleton without mpirun).
@@ -54,13 +69,4 @@ func launch(logLevel: String, _ body: (any Communicator, Log) throws -> Void) th
         throw ExitCode.failure
     }
     world.finalize()
-}
-
-/// "section.key=value" for each flag that was given.
-func overrides(_ pairs: [(String, CustomStringConvertible?)]) -> [String] {
-    pairs.compactMap { key, value in
-        guard let value else { return nil }
-        if let text = value as? String { return "\(key)=\"\(text)\"" }
-        return "\(key)=\(value)"
-    }
 }

@@ -8,11 +8,7 @@ import XCTest
 /// slurmctld and slurmd on 127.0.0.1, started by `cluster/slurm/local-cluster` for this class
 /// and stopped by PID afterwards, also when a test fails).
 final class SlurmTests: XCTestCase {
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "orwdist-slurm-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let scratch = scratchDirectory("slurm-tests")
     static var cluster: String { scratch + "/cluster" }
     static let localCluster = Python.repositoryFile("cluster/slurm/local-cluster")
     nonisolated(unsafe) static var startFailure: String?
@@ -52,9 +48,8 @@ final class SlurmTests: XCTestCase {
         let binary = try productPath("orwdist")
         let base = Self.scratch + "/base/model.safetensors"
         if !FileManager.default.fileExists(atPath: base) {
-            let result = try runProcess(binary, ["pretrain", "--run-dir", Self.scratch + "/base", "--steps", "200",
-                                                 "--set", "model.hidden=32", "--set", "model.depth=2", "--set", "model.time_embedding=16"],
-                                        environment: environment, timeout: 300)
+            let result = try runOrwdist(["pretrain", "--run-dir", Self.scratch + "/base", "--steps", "200",
+                                         "--set", "model.hidden=32", "--set", "model.depth=2", "--set", "model.time_embedding=16"])
             XCTAssertTrue(result.succeeded, result.summary)
         }
         let config = Self.scratch + "/\(name).toml"
@@ -105,7 +100,7 @@ final class SlurmTests: XCTestCase {
         let (config, binary) = try prepareRun(name: "preempt", steps: 400)
         // The uninterrupted run, on the same 2 ranks, outside Slurm.
         let reference = Self.scratch + "/run-uninterrupted"
-        let plain = try mpirun(n: 2, args: [binary, "train", "--config", config, "--run-dir", reference], environment: environment, timeout: 600)
+        let plain = try runOrwdist(["train", "--config", config, "--run-dir", reference], ranks: 2)
         XCTAssertTrue(plain.succeeded, plain.summary)
 
         let run = Self.scratch + "/run-preempted"
