@@ -121,6 +121,26 @@ final class TrainerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(closed, 0.4, "α = 1 still closes 40% of the reward gap")
     }
 
+    /// The paper's trade-off, reduced: on 8 Gaussians with a point reward, more α keeps more
+    /// diversity and a smaller W2 distance from the base (α ∈ {0, 0.5, 2}).
+    func testAlphaSweepOrdersDiversityAndW2Distance() throws {
+        let base = try base("8gaussians", steps: 1500)
+        var finals: [(alpha: Double, diversity: Double, w2: Double, reward: Double)] = []
+        for alpha in [0.0, 0.5, 2.0] {
+            let run = Self.scratch + "/sweep-\(alpha)"
+            try orwdist(["train", "--base", base, "--run-dir", run, "--alpha", "\(alpha)", "--tau", "0.5",
+                         "--batch", "256", "--microbatch", "64", "--steps-per-epoch", "60", "--epochs", "4",
+                         "--lr", "2e-3", "--set", "run.eval_samples=800"], ranks: 2)
+            let last = try records(run, kind: "epoch").last!
+            finals.append((alpha, last["diversity"] as! Double, last["w2_bound"] as! Double, last["reward_mean"] as! Double))
+        }
+        print("α sweep (α, diversity, W2 bound, reward): \(finals)")
+        for (lower, higher) in zip(finals, finals.dropFirst()) {
+            XCTAssertLessThan(lower.diversity, higher.diversity, "diversity grows with α: \(lower) vs \(higher)")
+            XCTAssertGreaterThan(lower.w2, higher.w2, "W2 distance shrinks with α: \(lower) vs \(higher)")
+        }
+    }
+
     // MARK: The default
 
     func testNoArgumentDefaultCompletesWithASummary() throws {
