@@ -174,16 +174,6 @@ public struct RewardSettings: Equatable, Sendable {
 }
 
 extension ConfigField {
-    /// An array of whole numbers.
-    static func ints(_ key: String, _ path: WritableKeyPath<Config, [Int]>, _ help: String) -> Self {
-        ConfigField(key: key, help: help, read: { config, value in
-            guard let array = value.array, case let numbers = array.compactMap({ $0.int }), numbers.count == array.count else {
-                throw ConfigError(field: key, problem: "expected an array of whole numbers, got \(value)", fix: "write e.g. \(key.split(separator: ".").last!) = [1, 28, 28]")
-            }
-            config[keyPath: path] = numbers
-        }, render: { "[" + $0[keyPath: path].map(String.init).joined(separator: ", ") + "]" })
-    }
-
     /// An array of class labels, each a name (string) or an index (whole number); kept as
     /// strings, indices in decimal.
     static func labels(_ key: String, _ path: WritableKeyPath<Config, [String]>, _ help: String) -> Self {
