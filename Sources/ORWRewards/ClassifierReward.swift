@@ -67,9 +67,8 @@ public final class ClassifierReward: Reward {
         let logp = logProbabilities(x, batch: batch)
         for i in 0..<batch {
             // log Σ_{c ∈ targets} p_c, by log-sum-exp over the targets' log-probabilities.
-            let row = logp[(i * classes)...]
-            let largest = targets.map { row[i * classes + $0] }.max()!
-            let total = targets.reduce(0.0) { $0 + exp(Double(row[i * classes + $1] - largest)) }
+            let largest = targets.map { logp[i * classes + $0] }.max()!
+            let total = targets.reduce(0.0) { $0 + exp(Double(logp[i * classes + $1] - largest)) }
             let logTarget = Double(largest) + log(total)
             rewards[i] = Float(logProbability ? logTarget : exp(logTarget))
         }
