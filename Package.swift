@@ -23,6 +23,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
 
         // MARK: C shim over MPI: plain C in, plain C out; no MPI type reaches Swift
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
@@ -30,7 +32,7 @@ let package = Package(
         // MARK: Swift modules
         .target(name: "ORWCore", dependencies: ["CBLAS"]),
         .target(name: "ORWData", dependencies: ["ORWCore", "CZlib"]),
-        .target(name: "ORWRewards", dependencies: ["ORWCore"]),
+        .target(name: "ORWRewards", dependencies: ["ORWCore", "CTurboJPEG"]),
         .target(name: "ORWDist", dependencies: [
             "ORWCore", "ORWData", "ORWRewards", "CMPI",
             .product(name: "Logging", package: "swift-log"),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "ORWCoreTests", dependencies: ["ORWCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ORWDataTests", dependencies: ["ORWData", "TestSupport"]),
+        .testTarget(name: "ORWRewardsTests", dependencies: ["ORWRewards", "TestSupport"]),
         .testTarget(name: "ORWDistTests", dependencies: ["ORWDist", "TestSupport"]),
     ]
 )

@@ -22,6 +22,8 @@ public enum WeightingError: Error, CustomStringConvertible, Equatable {
     case overflow(largestExponent: Double)
     case negativeReward(Float)
     case zeroRewardSum
+    /// Every reward of the global batch is NaN or ±Inf.
+    case noValidReward
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum WeightingError: Error, CustomStringConvertible, Equatable {
         case .zeroRewardSum:
             return "linear weighting: every reward in the global batch is 0, so the weights are undefined. "
                 + "Use weighting = \"softmax\"."
+        case .noValidReward:
+            return "every reward in the global batch is NaN or ±Inf, so no sample can be weighted"
         }
     }
 }
@@ -53,33 +57,40 @@ extension RewardWeighting {
 
     /// Writes w [n] for this rank's rewards r [n], using `reduce` for the global-batch
     /// statistics (every rank must call this with its own slice of the same global batch).
+    ///
+    /// A NaN or ±Inf reward (a sample the trainer drops) gets weight 0 and is left out of the
+    /// global statistics, so the other samples' weights are those of the valid batch: `softmax`
+    /// and `linear` still sum to B over the global batch (a weighted mean over the valid samples).
     public func weights(
         rewards: UnsafePointer<Float>, count: Int, tau: Float, globalBatch: Int,
         reduce: GlobalReduction, into weights: UnsafeMutablePointer<Float>
     ) throws -> WeightStatistics {
         let r = UnsafeBufferPointer(start: rewards, count: count)
+        let valid = r.filter(\.isFinite)
         var exponent: Double?
         switch self {
         case .exp:
-            let largest = try reduce.max([Double(r.max() ?? -.infinity) * Double(tau)])[0]
+            let largest = try reduce.max([Double(valid.max() ?? -.infinity) * Double(tau)])[0]
+            guard largest > -.infinity else { throw WeightingError.noValidReward }
             guard largest < Self.largestFiniteExponent else {
                 throw WeightingError.overflow(largestExponent: largest)
             }
-            for i in 0..<count { weights[i] = Float(Foundation.exp(Double(tau) * Double(r[i]))) }
+            for i in 0..<count { weights[i] = r[i].isFinite ? Float(Foundation.exp(Double(tau) * Double(r[i]))) : 0 }
             exponent = largest
         case .softmax:
-            let largest = try reduce.max([Double(r.max() ?? -.infinity) * Double(tau)])[0]
+            let largest = try reduce.max([Double(valid.max() ?? -.infinity) * Double(tau)])[0]
+            guard largest > -.infinity else { throw WeightingError.noValidReward }
             var localSum = 0.0
-            for i in 0..<count { localSum += Foundation.exp(Double(tau) * Double(r[i]) - largest) }
+            for value in valid { localSum += Foundation.exp(Double(tau) * Double(value) - largest) }
             let total = try reduce.sum([localSum])[0]
             for i in 0..<count {
-                weights[i] = Float(Double(globalBatch) * Foundation.exp(Double(tau) * Double(r[i]) - largest) / total)
+                weights[i] = r[i].isFinite ? Float(Double(globalBatch) * Foundation.exp(Double(tau) * Double(r[i]) - largest) / total) : 0
             }
         case .linear:
-            if let negative = r.first(where: { $0 < 0 }) { throw WeightingError.negativeReward(negative) }
-            let total = try reduce.sum([r.reduce(0.0) { $0 + Double($1) }])[0]
+            if let negative = valid.first(where: { $0 < 0 }) { throw WeightingError.negativeReward(negative) }
+            let total = try reduce.sum([valid.reduce(0.0) { $0 + Double($1) }])[0]
             guard total > 0 else { throw WeightingError.zeroRewardSum }
-            for i in 0..<count { weights[i] = Float(Double(globalBatch) * Double(r[i]) / total) }
+            for i in 0..<count { weights[i] = r[i].isFinite ? Float(Double(globalBatch) * Double(r[i]) / total) : 0 }
         }
         var local = [0.0, 0.0]   // Σw, Σw²
         var largestWeight = -Double.infinity

@@ -78,6 +78,15 @@ extension ConfigField {
         }, render: { "[" + $0[keyPath: path].map { "\($0)" }.joined(separator: ", ") + "]" })
     }
 
+    public static func ints(_ key: String, _ path: WritableKeyPath<Config, [Int]>, _ help: String) -> Self {
+        ConfigField(key: key, help: help, read: { config, value in
+            guard let array = value.array, case let numbers = array.compactMap({ $0.int }), numbers.count == array.count else {
+                throw ConfigError(field: key, problem: "expected an array of whole numbers, got \(value)", fix: "write e.g. \(key.split(separator: ".").last!) = [1, 28, 28]")
+            }
+            config[keyPath: path] = numbers
+        }, render: { "[" + $0[keyPath: path].map(String.init).joined(separator: ", ") + "]" })
+    }
+
     public static func strings(_ key: String, _ path: WritableKeyPath<Config, [String]>, _ help: String) -> Self {
         ConfigField(key: key, help: help, read: { config, value in
             guard let array = value.array, case let texts = array.compactMap({ $0.string }), texts.count == array.count else {

@@ -8,6 +8,11 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var rewardStd: Double
     public var rewardMin: Double
     public var rewardMax: Double
+    /// Samples whose reward was NaN or ±Inf, given weight 0 (reward.on_invalid = "drop"); the
+    /// reward statistics above leave them out.
+    public var invalidRewards: Int = 0
+    /// Each composite reward component's mean over the valid samples, by name; absent otherwise.
+    public var rewardComponents: [String: Double]? = nil
     public var loss: Double                   // weighted FM + α · W2 term, per sample
     public var weightedFlowMatching: Double   // (1/B) Σ w ‖v_θ − u_t‖²/D
     public var flowMatching: Double           // (1/B) Σ ‖v_θ − u_t‖²/D

@@ -30,8 +30,10 @@ final class Evaluation {
         fillNoise(&samples, substream: 0)
         _ = try sampler.sample(model: model, parameters: parameters, noise: &samples, batch: count)
         try reward.score(samples, batch: count, dimension: dimension, into: &rewards)
-        let rewardMean = rewards.reduce(0.0) { $0 + Double($1) } / Double(count)
-        let rewardVariance = rewards.reduce(0.0) { $0 + pow(Double($1) - rewardMean, 2) } / Double(count)
+        // Over the valid rewards: NaN or ±Inf ones are the trainer's to judge (reward.on_invalid).
+        let valid = rewards.filter(\.isFinite)
+        let rewardMean = valid.reduce(0.0) { $0 + Double($1) } / Double(max(valid.count, 1))
+        let rewardVariance = valid.reduce(0.0) { $0 + pow(Double($1) - rewardMean, 2) } / Double(max(valid.count, 1))
 
         var means = [Double](repeating: 0, count: dimension)
         var squares = [Double](repeating: 0, count: dimension)

@@ -85,16 +85,14 @@ public final class ORWTrainer {
         }
         _ = try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count)
 
-        // 2. Rewards, black box.
+        // 2. Rewards, black box. NaN or ±Inf stop the step (reward.on_invalid = "fail"), or get
+        //    weight 0 in step 3 and are counted (reward.on_invalid = "drop").
         try samples.withUnsafeBufferPointer { x in
             try rewards.withUnsafeMutableBufferPointer { r in
                 try reward.score(x.baseAddress!, batch: r.count, dimension: dimension, into: r.baseAddress!)
             }
         }
-        let invalid = rewards.filter { !$0.isFinite }.count
-        if invalid > 0 {
-            throw RewardError(reward: reward.name, message: "\(invalid) of \(rewards.count) samples on rank \(world.rank) got a non-finite reward (NaN or ±Inf) at step \(stepsTaken)")
-        }
+        try RewardStatistics.check(rewards, reward: reward, policy: config.reward.onInvalid, rank: world.rank, step: stepsTaken)
 
         // 3. Weights over the global batch.
         let weightStatistics = try config.weighting.weights(
@@ -128,17 +126,18 @@ public final class ORWTrainer {
         stepsTaken += 1
 
         // Global statistics of the batch, in two reductions.
-        var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound,
-                    rewards.reduce(0.0) { $0 + Double($1) }, rewards.reduce(0.0) { $0 + Double($1) * Double($1) }]
-        var extremes = [Double(rewards.max()!), -Double(rewards.min()!)]
+        var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound]
+            + RewardStatistics.localSums(rewards, reward: reward)
+        var extremes = RewardStatistics.localExtremes(rewards)
         try world.allreduceSum(&sums)
         try world.allreduceMax(&extremes)
         let count = Double(config.globalBatch)
-        let mean = sums[3] / count
+        let rewardStatistics = RewardStatistics(sums: Array(sums[3...]), extremes: extremes, reward: reward)
         return StepMetrics(
-            epoch: epoch, step: stepsTaken, rewardMean: mean,
-            rewardStd: max(0, sums[4] / count - mean * mean).squareRoot(),
-            rewardMin: -extremes[1], rewardMax: extremes[0],
+            epoch: epoch, step: stepsTaken, rewardMean: rewardStatistics.mean,
+            rewardStd: rewardStatistics.standardDeviation,
+            rewardMin: rewardStatistics.minimum, rewardMax: rewardStatistics.maximum,
+            invalidRewards: rewardStatistics.invalid, rewardComponents: rewardStatistics.components,
             loss: (sums[0] + config.alpha * sums[2]) / count,
             weightedFlowMatching: sums[0] / count, flowMatching: sums[1] / count, w2Term: sums[2] / count,
             weightMax: weightStatistics.maximum, effectiveSampleSize: weightStatistics.effectiveSampleSize,

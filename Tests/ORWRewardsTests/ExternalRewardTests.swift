@@ -1,0 +1,205 @@
+import Foundation
+import ORWRewards
+import TestSupport
+import XCTest
+
+/// Protocol v1 against real Python children: scripts/rewards/example_scorer.py for correct
+/// rewards, and small misbehaving scorers written here, one per failure.
+final class ExternalRewardTests: XCTestCase {
+    static let scratch: String = {
+        let path = NSTemporaryDirectory() + "orwdist-external-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    /// The repository's Python (numpy) and a scorer script written to the scratch directory.
+    func python() throws -> String { try Python.environment() }
+
+    func script(_ name: String, _ body: String) throws -> String {
+        let path = "\(Self.scratch)/\(name).py"
+        let prelude = """
+            import os, struct, sys, time
+            def request():
+                header = sys.stdin.buffer.read(16)
+                if len(header) < 16:
+                    sys.exit(0)
+                magic, version, n, k = struct.unpack("<4sIII", header)
+                shape = struct.unpack(f"<{k}I", sys.stdin.buffer.read(4 * k))
+                size = n
+                for d in shape:
+                    size *= d
+                values = struct.unpack(f"<{size}f", sys.stdin.buffer.read(4 * size))
+                return n, shape, values
+            def answer(n, rewards, magic=b"ORWA"):
+                sys.stdout.buffer.write(magic + struct.pack("<I", n) + struct.pack(f"<{len(rewards)}f", *rewards))
+                sys.stdout.buffer.flush()
+
+            """
+        try (prelude + body).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Collects the lines a child writes to stderr.
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [String] = []
+        func append(_ line: String) { lock.withLock { stored.append(line) } }
+        var all: [String] { lock.withLock { stored } }
+    }
+
+    func external(_ command: [String], shape: [Int], rank: Int = 1, worldSize: Int = 2, timeout: Double = 30,
+                  lines: Lines = Lines()) throws -> ExternalReward {
+        try ExternalReward(command: command, sampleShape: shape, rank: rank, worldSize: worldSize, timeout: timeout) { lines.append($0) }
+    }
+
+    func score(_ reward: ExternalReward, _ x: [Float], batch: Int) throws -> [Float] {
+        var rewards = [Float](repeating: .nan, count: batch)
+        try reward.score(x, batch: batch, dimension: x.count / batch, into: &rewards)
+        return rewards
+    }
+
+    /// The error `score` throws, as text.
+    func failure(_ reward: ExternalReward, batch: Int = 4, dimension: Int = 2) -> String {
+        var rewards = [Float](repeating: 0, count: batch)
+        do {
+            try reward.score([Float](repeating: 0.5, count: batch * dimension), batch: batch, dimension: dimension, into: &rewards)
+        } catch {
+            return "\(error)"
+        }
+        XCTFail("scoring did not fail")
+        return ""
+    }
+
+    // MARK: Correct rewards
+
+    func testTwoDimensionalPoints() throws {
+        let lines = Lines()
+        let scorer = Python.repositoryFile("scripts/rewards/example_scorer.py")
+        let reward = try external([try python(), scorer, "--reward", "distance", "--target", "5,0"], shape: [2], rank: 3, worldSize: 4, lines: lines)
+        for batch in [1, 64, 7] {
+            let x = normals(batch * 2, seed: UInt64(batch), scale: 3)
+            let rewards = try score(reward, x, batch: batch)
+            for i in 0..<batch {
+                let expected = -(pow(Double(x[2 * i]) - 5, 2) + pow(Double(x[2 * i + 1]), 2))
+                XCTAssertEqual(Double(rewards[i]), expected, accuracy: 1e-4 * max(1, abs(expected)))
+            }
+        }
+        reward.shutdown()
+        XCTAssertTrue(lines.all.contains("example_scorer: rank 3 of 4, reward distance"), "stderr reaches the log: \(lines.all)")
+    }
+
+    func testBatchOfImages() throws {
+        let scorer = Python.repositoryFile("scripts/rewards/example_scorer.py")
+        let reward = try external([try python(), scorer, "--reward", "brightness"], shape: [1, 28, 28])
+        let batch = 5
+        let x = uniforms(batch * 784, seed: 3).enumerated().map { $0.element * 2 - 1 + Float($0.offset / 784) * 0.1 }
+        let rewards = try score(reward, x, batch: batch)
+        for i in 0..<batch {
+            let mean = x[(i * 784)..<((i + 1) * 784)].reduce(0.0) { $0 + Double($1) } / 784
+            XCTAssertEqual(Double(rewards[i]), mean, accuracy: 1e-5)
+        }
+    }
+
+    /// The request carries n, k and the shape; the child sees ORW_RANK and ORW_WORLD_SIZE.
+    func testRequestHeaderAndEnvironment() throws {
+        let path = try script("echo", """
+            while True:
+                n, shape, values = request()
+                rank, world = int(os.environ["ORW_RANK"]), int(os.environ["ORW_WORLD_SIZE"])
+                answer(n, [1000 * rank + 100 * world + 10 * len(shape) + shape[-1] + i for i in range(n)])
+            """)
+        let reward = try external([try python(), path], shape: [1, 2, 3], rank: 2, worldSize: 5)
+        XCTAssertEqual(try score(reward, [Float](repeating: 0, count: 12), batch: 2), [2533, 2534])
+    }
+
+    /// Closing stdin asks the child to exit; it does, cleanly.
+    func testShutdownClosesStdin() throws {
+        let marker = "\(Self.scratch)/goodbye"
+        let path = try script("goodbye", """
+            while True:
+                header = sys.stdin.buffer.read(16)
+                if len(header) < 16:
+                    open(sys.argv[1], "w").write("stdin closed")
+                    sys.exit(0)
+            """)
+        let reward = try external([try python(), path, marker], shape: [2])
+        reward.shutdown()
+        XCTAssertEqual(try String(contentsOfFile: marker, encoding: .utf8), "stdin closed")
+    }
+
+    // MARK: Each failure, its own error
+
+    func testChildThatExits() throws {
+        let path = try script("exits", """
+            request()
+            print("scorer: cannot load the model", file=sys.stderr, flush=True)
+            sys.exit(3)
+            """)
+        let reward = try external([try python(), path], shape: [2])
+        let message = failure(reward)
+        for part in ["external", path, "rank 1", "exited with status 3", "cannot load the model"] {
+            XCTAssertTrue(message.contains(part), "'\(part)' in: \(message)")
+        }
+        XCTAssertEqual(failure(reward), message, "later batches fail with the same error")
+    }
+
+    func testChildThatHangsPastTheTimeout() throws {
+        let path = try script("hangs", """
+            request()
+            time.sleep(600)
+            """)
+        let reward = try external([try python(), path], shape: [2], timeout: 1.5)
+        let started = Date()
+        let message = failure(reward)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        for part in [path, "rank 1", "timed out after 1.5 s"] {
+            XCTAssertTrue(message.contains(part), "'\(part)' in: \(message)")
+        }
+    }
+
+    func testChildThatNeverReadsItsInput() throws {
+        let path = try script("deaf", "time.sleep(600)\n")
+        let reward = try external([try python(), path], shape: [784], timeout: 1)
+        let message = failure(reward, batch: 256, dimension: 784)   // 800 kB: more than a pipe holds
+        XCTAssertTrue(message.contains("timed out after 1 s"), message)
+    }
+
+    func testWrongMagic() throws {
+        let path = try script("magic", """
+            n, shape, values = request()
+            answer(n, [0.0] * n, magic=b"OOPS")
+            time.sleep(600)
+            """)
+        let message = failure(try external([try python(), path], shape: [2]))
+        XCTAssertTrue(message.contains("bad magic \"OOPS\"") && message.contains("ORWA") && message.contains("rank 1"), message)
+    }
+
+    func testWrongCount() throws {
+        let path = try script("count", """
+            n, shape, values = request()
+            answer(n - 1, [0.0] * (n - 1))
+            time.sleep(600)
+            """)
+        let message = failure(try external([try python(), path], shape: [2]))
+        XCTAssertTrue(message.contains("wrong count: 3 rewards for a batch of 4") && message.contains("rank 1"), message)
+    }
+
+    /// NaN rewards come back as they are: the trainer's on_invalid policy judges them.
+    func testNonFiniteRewardsAreReturnedForThePolicy() throws {
+        let path = try script("nan", """
+            while True:
+                n, shape, values = request()
+                answer(n, [float("nan")] + [1.0] * (n - 1))
+            """)
+        let rewards = try score(try external([try python(), path], shape: [2]), [Float](repeating: 0, count: 6), batch: 3)
+        XCTAssertTrue(rewards[0].isNaN)
+        XCTAssertEqual(Array(rewards[1...]), [1, 1])
+    }
+
+    func testMissingProgram() {
+        XCTAssertThrowsError(try external(["/nonexistent/scorer"], shape: [2])) { error in
+            XCTAssertTrue("\(error)".contains("cannot start `/nonexistent/scorer` on rank 1"), "\(error)")
+        }
+        XCTAssertThrowsError(try external([], shape: [2]))
+    }
+}
