@@ -19,23 +19,11 @@ struct Classifier: ParsableCommand {
             """)
 
         @OptionGroup var options: ConfigOptions
-        @Option(help: "Run directory (run.directory).") var runDir: String?
+        @OptionGroup var common: RunFlags
         @Option(help: "Passes over the training set (batch.epochs).") var epochs: Int?
-        @Option(help: "Global batch (batch.global).") var batch: Int?
-        @Option(help: "Microbatch (batch.micro).") var microbatch: Int?
-        @Option(help: "Learning rate (optimizer.learning_rate).") var lr: Double?
-        @Option(help: "Seed (run.seed).") var seed: Int?
 
         func run() throws {
-            if options.helpConfig {
-                print(ClassifierConfig.documentation())
-                return
-            }
-            let flags = overrides([
-                ("run.directory", runDir), ("batch.epochs", epochs), ("batch.global", batch), ("batch.micro", microbatch),
-                ("optimizer.learning_rate", lr), ("run.seed", seed),
-            ])
-            let config = try ClassifierConfig.load(path: options.config, overrides: options.overrides + flags)
+            guard let config = try options.load(ClassifierConfig.self, flags: common.fields + [("batch.epochs", epochs)]) else { return }
             try launch(logLevel: options.logLevel) { world, log in
                 let (path, accuracy) = try ClassifierTraining(config: config, world: world, log: log).run()
                 if world.isRoot { print(String(format: "test accuracy %.4f (%@)", accuracy, path)) }

@@ -33,6 +33,20 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// Flags every training subcommand shares, each setting one config field.
+struct RunFlags: ParsableArguments {
+    @Option(help: "Run directory (run.directory).") var runDir: String?
+    @Option(help: "Global batch B (batch.global).") var batch: Int?
+    @Option(help: "Microbatch b (batch.micro).") var microbatch: Int?
+    @Option(help: "Learning rate (optimizer.learning_rate).") var lr: Double?
+    @Option(help: "Seed (run.seed).") var seed: Int?
+
+    var fields: [(String, CustomStringConvertible?)] {
+        [("run.directory", runDir), ("batch.global", batch), ("batch.micro", microbatch),
+         ("optimizer.learning_rate", lr), ("run.seed", seed)]
+    }
+}
+
 /// Runs `body` on every rank of the job (a singleton without mpirun).
 ///
 /// A configuration error is the same on every rank: rank 0 prints it and every rank exits with

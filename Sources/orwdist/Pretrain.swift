@@ -11,19 +11,13 @@ struct Pretrain: ParsableCommand {
         """)
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Run directory (run.directory).") var runDir: String?
+    @OptionGroup var common: RunFlags
     @Option(help: "8gaussians, moons, checkerboard, gaussian, fashion-mnist or npy (data.kind).") var data: String?
     @Option(help: "Steps (batch.steps).") var steps: Int?
-    @Option(help: "Global batch (batch.global).") var batch: Int?
-    @Option(help: "Microbatch (batch.micro).") var microbatch: Int?
-    @Option(help: "Learning rate (optimizer.learning_rate).") var lr: Double?
-    @Option(help: "Seed (run.seed).") var seed: Int?
 
     func run() throws {
-        guard let config = try options.load(PretrainConfig.self, flags: [
-            ("run.directory", runDir), ("data.kind", data), ("batch.steps", steps), ("batch.global", batch),
-            ("batch.micro", microbatch), ("optimizer.learning_rate", lr), ("run.seed", seed),
-        ]) else { return }
+        guard let config = try options.load(PretrainConfig.self, flags: common.fields + [("data.kind", data), ("batch.steps", steps)])
+        else { return }
         try launch(logLevel: options.logLevel) { world, log in
             try PretrainingRun(config: config, world: world, log: log).run()
         }

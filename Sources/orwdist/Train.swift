@@ -14,30 +14,25 @@ struct Train: ParsableCommand {
         """)
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Run directory (run.directory).") var runDir: String?
+    @OptionGroup var common: RunFlags
     @Option(help: "Pretrained model: .safetensors path or builtin:8gaussians (base.model).") var base: String?
     @Option(help: "α, weight of the W2 regulariser (method.alpha).") var alpha: Double?
     @Option(help: "τ, inverse temperature of the weighting (method.tau).") var tau: Double?
     @Option(help: "exp, softmax or linear (method.weighting).") var weighting: String?
     @Option(help: "independent or exact-ot (method.coupling).") var coupling: String?
-    @Option(help: "Global batch B (batch.global).") var batch: Int?
-    @Option(help: "Microbatch b (batch.micro).") var microbatch: Int?
     @Option(help: "Steps per epoch (batch.steps_per_epoch).") var stepsPerEpoch: Int?
     @Option(help: "Epochs (batch.epochs).") var epochs: Int?
     @Option(help: "euler, heun, rk4 or dopri5 (sampler.solver).") var solver: String?
     @Option(help: "Fixed solver steps (sampler.steps).") var solverSteps: Int?
-    @Option(help: "Learning rate (optimizer.learning_rate).") var lr: Double?
     @Option(help: "Warm-up steps (optimizer.warmup_steps).") var warmup: Int?
     @Option(help: "Gradient clipping norm, 0 for none (optimizer.clip_norm).") var clip: Double?
-    @Option(help: "Seed (run.seed).") var seed: Int?
 
     func run() throws {
-        guard let config = try options.load(TrainConfig.self, flags: [
-            ("run.directory", runDir), ("base.model", base), ("method.alpha", alpha), ("method.tau", tau),
-            ("method.weighting", weighting), ("method.coupling", coupling), ("batch.global", batch),
-            ("batch.micro", microbatch), ("batch.steps_per_epoch", stepsPerEpoch), ("batch.epochs", epochs),
-            ("sampler.solver", solver), ("sampler.steps", solverSteps), ("optimizer.learning_rate", lr),
-            ("optimizer.warmup_steps", warmup), ("optimizer.clip_norm", clip), ("run.seed", seed),
+        guard let config = try options.load(TrainConfig.self, flags: common.fields + [
+            ("base.model", base), ("method.alpha", alpha), ("method.tau", tau), ("method.weighting", weighting),
+            ("method.coupling", coupling), ("batch.steps_per_epoch", stepsPerEpoch), ("batch.epochs", epochs),
+            ("sampler.solver", solver), ("sampler.steps", solverSteps), ("optimizer.warmup_steps", warmup),
+            ("optimizer.clip_norm", clip),
         ]) else { return }
         try launch(logLevel: options.logLevel) { world, log in
             if let summary = try TrainingRun(config: config, world: world, log: log).run() {

@@ -40,7 +40,7 @@ public struct TrainingRun {
         try config.validate(worldSize: world.size)
         let base = try BaseModel.load(config.baseModel, seed: UInt64(config.seed), world: world, log: log)
         let model = base.architecture.makeModel()
-        let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size)
+        let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size, log: log)
         let directory = world.isRoot ? try RunDirectory(path: config.runDirectory) : nil
         try directory?.writeConfig(config.tomlText())
         try directory.map { try ModelFile(architecture: base.architecture, parameters: base.parameters,
