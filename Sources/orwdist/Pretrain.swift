@@ -29,7 +29,7 @@ struct Pretrain: ParsableCommand {
             ("batch.micro", microbatch), ("optimizer.learning_rate", lr), ("run.seed", seed),
         ])
         let config = try PretrainConfig.load(path: options.config, overrides: options.overrides + flags)
-        try launch(logLevel: options.logLevel) { world, log in
+        try launch(options) { world, log in
             try PretrainingRun(config: config, world: world, log: log).run()
         }
     }

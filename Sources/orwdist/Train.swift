@@ -44,7 +44,7 @@ struct Train: ParsableCommand {
             ("optimizer.warmup_steps", warmup), ("optimizer.clip_norm", clip), ("run.seed", seed),
         ])
         let config = try TrainConfig.load(path: options.config, overrides: options.overrides + flags)
-        try launch(logLevel: options.logLevel) { world, log in
+        try launch(options) { world, log in
             if let summary = try TrainingRun(config: config, world: world, log: log).run() {
                 print(summary.text)
             }
