@@ -138,7 +138,7 @@ final class ObservabilityTests: XCTestCase {
     func testSampleGridOfAnImageModelUsesTheRecordedShape() throws {
         // 64 "images" of shape [1, 4, 16]: D = 64, which alone would read as 8 × 8.
         let data = Self.scratch + "/images.npy"
-        let values = (0..<(64 * 64)).map { Float(($0 * 37) % 200) / 100 - 1 }
+        let values: [Float] = (0..<4096).map { (i: Int) -> Float in Float((i * 37) % 200) / 100 - 1 }
         try AtomicFile.write(NPY.encode(NPYArray(shape: [64, 1, 4, 16], values: values)), to: data)
         let directory = Self.scratch + "/image-base"
         try orwdist(["pretrain", "--run-dir", directory, "--data", "npy", "--set", "data.path=\"\(data)\"", "--steps", "5",

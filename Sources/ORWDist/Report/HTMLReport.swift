@@ -35,7 +35,7 @@ public struct HTMLReport {
 
     /// The charts, each with the sentence shown under it.
     public var charts: [(chart: SVGChart, caption: String)] {
-        var charts: [(SVGChart, String)] = []
+        var charts: [(chart: SVGChart, caption: String)] = []
         let fineTuning = runs.contains { !$0.steps.isEmpty || !$0.epochs.isEmpty }
         if fineTuning {
             var reward: [SVGChart.Series] = []

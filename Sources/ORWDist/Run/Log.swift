@@ -50,8 +50,9 @@ public struct Log: Sendable {
     }
 }
 
-/// The one line of standard output that a progress bar redraws with "\r". Writes go through C's
-/// `stdout`, the stream swift-log's StreamLogHandler writes to, so the two stay in order.
+/// The one line of standard output that a progress bar redraws with "\r". Writes go straight to
+/// file descriptor 1; swift-log's StreamLogHandler flushes every line it writes there, so the
+/// two stay in order.
 public final class StatusLine: @unchecked Sendable {
     public static let shared = StatusLine()
     private let lock = NSLock()
@@ -61,8 +62,7 @@ public final class StatusLine: @unchecked Sendable {
     public func show(_ text: String) {
         lock.lock()
         defer { lock.unlock() }
-        fputs("\r\(text)\u{1B}[K", stdout)
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data("\r\(text)\u{1B}[K".utf8))
         shown = true
     }
 
@@ -71,8 +71,7 @@ public final class StatusLine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard shown else { return }
-        fputs("\r\u{1B}[K", stdout)
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8))
         shown = false
     }
 
