@@ -58,7 +58,7 @@ public struct HTMLReport {
                            + "Dashed: (1/B) Σ ‖v_θ − v_ref‖²/D, the W2 regulariser that α multiplies."))
             charts.append((SVGChart(title: "W2-bound estimate", xLabel: "epoch", series: series(\.epochs, x: "epoch", "w2_bound", markers: true)),
                            "Monte-Carlo ∫₀¹ E‖v_θ − v_ref‖²/D dt on the evaluation samples: the paper's bound on W2²(policy, base) "
-                           + "up to e^{2L}. 0 at the base; it grows as the policy moves away."))
+                           + "up to e^(2L). 0 at the base; it grows as the policy moves away."))
             charts.append((SVGChart(title: "Diversity (solid) and sample std (dashed)", xLabel: "epoch",
                                     series: series(\.epochs, x: "epoch", "diversity", markers: true)
                                         + series(\.epochs, x: "epoch", "sample_std", dashed: true, markers: true)),
@@ -130,7 +130,7 @@ public struct HTMLReport {
         svg .grid { stroke: #eee; } svg .frame { fill: none; stroke: #999; }
         svg .series { fill: none; stroke-width: 2; } svg .band { opacity: 0.15; stroke: none; }
         .pictures { display: flex; flex-wrap: wrap; gap: 8px; }
-        .pictures img { width: 240px; border: 1px solid #ccc; }
+        .pictures img { width: 200px; border: 1px solid #ccc; }
         .note { color: #555; font-size: 13px; }
         </style></head>
         <body>
