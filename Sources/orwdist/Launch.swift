@@ -19,6 +19,21 @@ struct ConfigOptions: ParsableArguments {
 
     @Flag(name: .long, help: "No progress bar or progress lines: only warnings, errors and the final summary.")
     var quiet = false
+
+    /// The config from the file, `--set` and the subcommand's own flags (`flags`: the field each
+    /// flag sets and its value, nil when not given), or nil after printing `--help-config`.
+    func load<Config: ConfigFile>(_ type: Config.Type, flags: [(String, CustomStringConvertible?)]) throws -> Config? {
+        if helpConfig {
+            print(Config.documentation())
+            return nil
+        }
+        let given = flags.compactMap { key, value -> String? in
+            guard let value else { return nil }
+            if let text = value as? String { return "\(key)=\"\(text)\"" }
+            return "\(key)=\(value)"
+        }
+        return try Config.load(path: config, overrides: overrides + given)
+    }
 }
 
 /// Runs `body` on every rank of the job (a singleton without mpirun), with rank 0's log at
@@ -60,13 +75,4 @@ func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> 
         throw ExitCode.failure
     }
     world.finalize()
-}
-
-/// "section.key=value" for each flag that was given.
-func overrides(_ pairs: [(String, CustomStringConvertible?)]) -> [String] {
-    pairs.compactMap { key, value in
-        guard let value else { return nil }
-        if let text = value as? String { return "\(key)=\"\(text)\"" }
-        return "\(key)=\(value)"
-    }
 }

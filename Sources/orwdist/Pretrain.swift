@@ -20,15 +20,10 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Seed (run.seed).") var seed: Int?
 
     func run() throws {
-        if options.helpConfig {
-            print(PretrainConfig.documentation())
-            return
-        }
-        let flags = overrides([
+        guard let config = try options.load(PretrainConfig.self, flags: [
             ("run.directory", runDir), ("data.kind", data), ("batch.steps", steps), ("batch.global", batch),
             ("batch.micro", microbatch), ("optimizer.learning_rate", lr), ("run.seed", seed),
-        ])
-        let config = try PretrainConfig.load(path: options.config, overrides: options.overrides + flags)
+        ]) else { return }
         try launch(options) { world, log in
             try PretrainingRun(config: config, world: world, log: log).run()
         }

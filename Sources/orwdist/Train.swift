@@ -32,18 +32,13 @@ struct Train: ParsableCommand {
     @Option(help: "Seed (run.seed).") var seed: Int?
 
     func run() throws {
-        if options.helpConfig {
-            print(TrainConfig.documentation())
-            return
-        }
-        let flags = overrides([
+        guard let config = try options.load(TrainConfig.self, flags: [
             ("run.directory", runDir), ("base.model", base), ("method.alpha", alpha), ("method.tau", tau),
             ("method.weighting", weighting), ("method.coupling", coupling), ("batch.global", batch),
             ("batch.micro", microbatch), ("batch.steps_per_epoch", stepsPerEpoch), ("batch.epochs", epochs),
             ("sampler.solver", solver), ("sampler.steps", solverSteps), ("optimizer.learning_rate", lr),
             ("optimizer.warmup_steps", warmup), ("optimizer.clip_norm", clip), ("run.seed", seed),
-        ])
-        let config = try TrainConfig.load(path: options.config, overrides: options.overrides + flags)
+        ]) else { return }
         try launch(options) { world, log in
             if let summary = try TrainingRun(config: config, world: world, log: log).run() {
                 print(summary.text)

@@ -8,20 +8,11 @@ import XCTest
 /// `orwdist pretrain` and `orwdist sample` end to end: the model it learns, its invariance to
 /// the number of ranks, and its files as Python reads them.
 final class PretrainTests: XCTestCase {
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "orwdist-pretrain-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let scratch = scratchDirectory("pretrain-tests")
 
     @discardableResult
     func orwdist(_ arguments: [String], ranks: Int = 1, file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-        let binary = try productPath("orwdist")
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        let result = ranks == 1
-            ? try runProcess(binary, arguments, environment: environment, timeout: 600)
-            : try mpirun(n: ranks, oversubscribe: ranks > 2, args: [binary] + arguments, environment: environment, timeout: 600)
+        let result = try runOrwdist(arguments, ranks: ranks)
         XCTAssertTrue(result.succeeded, result.summary, file: file, line: line)
         return result
     }

@@ -7,25 +7,12 @@ import XCTest
 /// `orwdist pretrain` and `orwdist train` end to end, as users run them: the real binary, under
 /// real mpirun for several ranks, judged by what it writes (metrics.jsonl, safetensors).
 final class TrainerTests: XCTestCase {
-    /// A scratch directory shared by the tests of this class.
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "orwdist-trainer-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let scratch = scratchDirectory("trainer-tests")
 
-    /// Runs `orwdist ARGS` on `ranks` ranks (a plain process for 1) and fails the test on a
-    /// non-zero exit.
+    /// Runs `orwdist ARGS` on `ranks` ranks and fails the test on a non-zero exit.
     @discardableResult
-    func orwdist(_ arguments: [String], ranks: Int = 1, timeout: Double = 600,
-                 file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-        let binary = try productPath("orwdist")
-        var environment = ProcessInfo.processInfo.environment
-        environment["ORWDIST_CACHE"] = Self.scratch + "/cache"
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        let result = ranks == 1
-            ? try runProcess(binary, arguments, environment: environment, timeout: timeout)
-            : try mpirun(n: ranks, oversubscribe: ranks > 2, args: [binary] + arguments, environment: environment, timeout: timeout)
+    func orwdist(_ arguments: [String], ranks: Int = 1, file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
+        let result = try runOrwdist(arguments, ranks: ranks, environment: ["ORWDIST_CACHE": Self.scratch + "/cache"])
         XCTAssertTrue(result.succeeded, result.summary, file: file, line: line)
         return result
     }
@@ -134,16 +121,33 @@ final class TrainerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(closed, 0.4, "α = 1 still closes 40% of the reward gap")
     }
 
+    /// The paper's trade-off, reduced: on 8 Gaussians with a point reward, more α keeps more
+    /// diversity and a smaller W2 distance from the base (α ∈ {0, 0.5, 2}).
+    func testAlphaSweepOrdersDiversityAndW2Distance() throws {
+        let base = try base("8gaussians", steps: 1500)
+        var finals: [(alpha: Double, diversity: Double, w2: Double, reward: Double)] = []
+        for alpha in [0.0, 0.5, 2.0] {
+            let run = Self.scratch + "/sweep-\(alpha)"
+            try orwdist(["train", "--base", base, "--run-dir", run, "--alpha", "\(alpha)", "--tau", "0.5",
+                         "--batch", "256", "--microbatch", "64", "--steps-per-epoch", "60", "--epochs", "4",
+                         "--lr", "2e-3", "--set", "run.eval_samples=800"], ranks: 2)
+            let last = try records(run, kind: "epoch").last!
+            finals.append((alpha, last["diversity"] as! Double, last["w2_bound"] as! Double, last["reward_mean"] as! Double))
+        }
+        print("α sweep (α, diversity, W2 bound, reward): \(finals)")
+        for (lower, higher) in zip(finals, finals.dropFirst()) {
+            XCTAssertLessThan(lower.diversity, higher.diversity, "diversity grows with α: \(lower) vs \(higher)")
+            XCTAssertGreaterThan(lower.w2, higher.w2, "W2 distance shrinks with α: \(lower) vs \(higher)")
+        }
+    }
+
     // MARK: The default
 
     func testNoArgumentDefaultCompletesWithASummary() throws {
         let directory = Self.scratch + "/default"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let binary = try productPath("orwdist")
-        var environment = ProcessInfo.processInfo.environment
-        environment["ORWDIST_CACHE"] = Self.scratch + "/default-cache"
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        let result = try mpirun(n: 2, options: ["--wdir", directory], args: [binary, "train"], environment: environment, timeout: 600)
+        let result = try runOrwdist(["train"], ranks: 2, environment: ["ORWDIST_CACHE": Self.scratch + "/default-cache"],
+                                    mpirunOptions: ["--wdir", directory])
         XCTAssertTrue(result.succeeded, result.summary)
         XCTAssertTrue(result.stdout.contains("summary after"), result.stdout)
         XCTAssertTrue(result.stdout.contains("reward"), result.stdout)
@@ -154,13 +158,11 @@ final class TrainerTests: XCTestCase {
     // MARK: Bad input
 
     func testInvalidConfigFailsBeforeAnyWorkNamingTheField() throws {
-        let binary = try productPath("orwdist")
-        let result = try mpirun(n: 2, args: [binary, "train", "--batch", "96", "--microbatch", "64",
-                                             "--run-dir", Self.scratch + "/never"], timeout: 60)
+        let result = try runOrwdist(["train", "--batch", "96", "--microbatch", "64", "--run-dir", Self.scratch + "/never"], ranks: 2)
         XCTAssertFalse(result.succeeded)
         XCTAssertTrue(result.stderr.contains("batch.global"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: Self.scratch + "/never/metrics.jsonl"))
-        let unknown = try runProcess(binary, ["train", "--set", "method.alpah=1"], timeout: 60)
+        let unknown = try runOrwdist(["train", "--set", "method.alpah=1"])
         XCTAssertFalse(unknown.succeeded)
         XCTAssertTrue(unknown.stderr.contains("method.alpha"), unknown.stderr)
     }

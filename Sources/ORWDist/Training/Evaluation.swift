@@ -28,7 +28,7 @@ final class Evaluation {
     func measure(parameters: [Float], reference: [Float], epoch: Int, step: Int, seconds: Double) throws -> EpochMetrics {
         let dimension = model.dimension
         fillNoise(&samples, substream: 0)
-        try sampler.sample(model: model, parameters: parameters, noise: &samples, batch: count)
+        _ = try sampler.sample(model: model, parameters: parameters, noise: &samples, batch: count)
         try reward.score(samples, batch: count, dimension: dimension, into: &rewards)
         let rewardMean = rewards.reduce(0.0) { $0 + Double($1) } / Double(count)
         let rewardVariance = rewards.reduce(0.0) { $0 + pow(Double($1) - rewardMean, 2) } / Double(count)

@@ -83,7 +83,7 @@ public final class ORWTrainer {
                 }
             }
         }
-        try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count)
+        _ = try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count)
 
         // 2. Rewards, black box.
         try samples.withUnsafeBufferPointer { x in

@@ -77,7 +77,7 @@ public struct PretrainingRun {
         }
         bar.finish()
         let output = directory?.file("model.safetensors") ?? ""
-        if let directory {
+        if directory != nil {
             try ModelFile(architecture: architecture, parameters: config.emaDecay > 0 ? average : parameters,
                           metadata: ["orwdist.role": "pretrained", "orwdist.step": "\(config.steps)",
                                      "orwdist.config": config.tomlText(),
