@@ -8,21 +8,11 @@ import XCTest
 /// (decoded by an independent stdlib-Python decoder), the progress bar on a terminal, and the
 /// HTML report rendered by headless Chromium.
 final class ObservabilityTests: XCTestCase {
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "orwdist-observability-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
-
-    static var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        return environment
-    }
+    static let scratch = scratchDirectory("observability-tests")
 
     @discardableResult
     func orwdist(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-        let result = try runProcess(try productPath("orwdist"), arguments, environment: Self.environment, timeout: 300)
+        let result = try runOrwdist(arguments, timeout: 300)
         XCTAssertTrue(result.succeeded, result.summary, file: file, line: line)
         return result
     }
@@ -124,7 +114,9 @@ final class ObservabilityTests: XCTestCase {
         let command = [try productPath("orwdist"), "train", "--base", try base(), "--run-dir", run, "--batch", "64",
                        "--microbatch", "32", "--steps-per-epoch", "4", "--epochs", "2", "--set", "run.eval_samples=64"]
             .map { "'\($0)'" }.joined(separator: " ")
-        let result = try runProcess("script", ["-qec", command, "/dev/null"], environment: Self.environment, timeout: 300)
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        let result = try runProcess("script", ["-qec", command, "/dev/null"], environment: environment, timeout: 300)
         XCTAssertTrue(result.succeeded, result.summary)
         XCTAssertTrue(result.stdout.contains("\repoch 1/2 ▕"), result.stdout)
         XCTAssertTrue(result.stdout.contains("samples/s"), result.stdout)
