@@ -25,6 +25,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
 
         // MARK: C shim over MPI: plain C in, plain C out; no MPI type reaches Swift
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "ORWData", dependencies: ["ORWCore", "CZlib"]),
         .target(name: "ORWRewards", dependencies: ["ORWCore", "CTurboJPEG"]),
         .target(name: "ORWDist", dependencies: [
-            "ORWCore", "ORWData", "ORWRewards", "CMPI",
+            "ORWCore", "ORWData", "ORWRewards", "CMPI", "CPNG",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Crypto", package: "swift-crypto"),

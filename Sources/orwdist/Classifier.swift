@@ -24,7 +24,7 @@ struct Classifier: ParsableCommand {
 
         func run() throws {
             guard let config = try options.load(ClassifierConfig.self, flags: common.fields + [("batch.epochs", epochs)]) else { return }
-            try launch(logLevel: options.logLevel) { world, log in
+            try launch(options) { world, log in
                 let (path, accuracy) = try ClassifierTraining(config: config, world: world, log: log).run()
                 if world.isRoot { print(String(format: "test accuracy %.4f (%@)", accuracy, path)) }
             }

@@ -17,6 +17,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Flag(name: .long, help: "No progress bar or progress lines: only warnings, errors and the final summary.")
+    var quiet = false
+
     /// The config from the file, `--set` and the subcommand's own flags (`flags`: the field each
     /// flag sets and its value, nil when not given), or nil after printing `--help-config`.
     func load<Config: ConfigFile>(_ type: Config.Type, flags: [(String, CustomStringConvertible?)]) throws -> Config? {
@@ -47,12 +50,15 @@ struct RunFlags: ParsableArguments {
     }
 }
 
-/// Runs `body` on every rank of the job (a singleton without mpirun).
+/// Runs `body` on every rank of the job (a singleton without mpirun), with rank 0's log at
+/// `options.logLevel` showing progress as a bar on a terminal, as lines otherwise, or not at all
+/// with `--quiet`.
 ///
 /// A configuration error is the same on every rank: rank 0 prints it and every rank exits with
 /// status 2. Any other error prints with its rank named, and in a job of several ranks the
 /// failing rank aborts the whole job (exit 1), so no other rank waits forever in a collective.
-func launch(logLevel: String, _ body: (any Communicator, Log) throws -> Void) throws {
+func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> Void) throws {
+    let logLevel = options.logLevel
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardOutput(label: label)
         handler.logLevel = .trace
@@ -68,7 +74,7 @@ func launch(logLevel: String, _ body: (any Communicator, Log) throws -> Void) th
         FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
         throw ExitCode.failure
     }
-    let log = Log(rank: world.rank, level: level)
+    let log = Log(rank: world.rank, level: level, progress: .detect(quiet: options.quiet))
     do {
         try body(world, log)
     } catch let error as ConfigError {

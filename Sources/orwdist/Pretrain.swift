@@ -18,7 +18,7 @@ struct Pretrain: ParsableCommand {
     func run() throws {
         guard let config = try options.load(PretrainConfig.self, flags: common.fields + [("data.kind", data), ("batch.steps", steps)])
         else { return }
-        try launch(logLevel: options.logLevel) { world, log in
+        try launch(options) { world, log in
             try PretrainingRun(config: config, world: world, log: log).run()
         }
     }

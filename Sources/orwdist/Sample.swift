@@ -8,9 +8,11 @@ struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw samples from a model file by integrating its flow from noise.",
         discussion: """
-        Writes float32 .npy of shape [N, D]. `--noise FILE.npy` (float32 [N, D]) fixes the \
-        starting noise, so sampling can be reproduced outside orwdist; otherwise sample i's noise \
-        comes from the counter-based stream of (--seed, i).
+        Writes float32 .npy of shape [N, D] (--out) and/or a picture of the samples (--grid): \
+        a grid of the first 64 for image models, a scatter plot for 2-D models, a histogram for \
+        1-D ones. `--noise FILE.npy` (float32 [N, D]) fixes the starting noise, so sampling can \
+        be reproduced outside orwdist; otherwise sample i's noise comes from the counter-based \
+        stream of (--seed, i).
         """)
 
     @Option(help: "A .safetensors model (pretrain's model.safetensors, train's final.safetensors, or a PyTorch MLP).") var model: String
@@ -21,12 +23,14 @@ struct Sample: ParsableCommand {
     @Option(help: "Absolute tolerance of dopri5.") var atol: Double = 1e-5
     @Option(help: "Starting noise, float32 .npy [N, D].") var noise: String?
     @Option(help: "Seed of the noise when --noise is not given.") var seed: Int = 0
-    @Option(help: "Output .npy file.") var out: String
+    @Option(help: "Output .npy file.") var out: String?
+    @Option(help: "Output .png picture of the samples.") var grid: String?
 
     func validate() throws {
         if count < 1 { throw ValidationError("--n must be ≥ 1") }
         if steps < 1 { throw ValidationError("--steps must be ≥ 1") }
         if seed < 0 { throw ValidationError("--seed must be ≥ 0") }
+        if out == nil && grid == nil { throw ValidationError("give --out FILE.npy, --grid FILE.png, or both") }
     }
 
     func run() throws {
@@ -51,8 +55,15 @@ struct Sample: ParsableCommand {
         let integrator = ODEIntegrator(solver.solver(steps: steps, rtol: rtol, atol: atol))
         let started = Date()
         let statistics = try integrator.sample(model: network, parameters: file.parameters, noise: &x, batch: rows)
-        try AtomicFile.write(NPY.encode(NPYArray(shape: [rows, dimension], values: x)), to: out)
-        print("wrote \(rows) samples of dimension \(dimension) to \(out) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s "
+        let seconds = Date().timeIntervalSince(started)
+        let written = [out, grid].compactMap { $0 }.joined(separator: " and ")
+        if let out { try AtomicFile.write(NPY.encode(NPYArray(shape: [rows, dimension], values: x)), to: out) }
+        if let grid {
+            let shape = SampleShape(recorded: file.metadata[SampleShape.metadataKey], dimension: dimension)
+            var picture = SamplePicture(shape: shape, dimension: dimension)
+            try AtomicFile.write(picture.draw(x).png(), to: grid)
+        }
+        print("wrote \(rows) samples of dimension \(dimension) to \(written) in \(String(format: "%.2f", seconds)) s "
               + "(\(solver.rawValue): \(statistics.functionEvaluations) evaluations, \(statistics.acceptedSteps) steps accepted, \(statistics.rejectedSteps) rejected)")
     }
 

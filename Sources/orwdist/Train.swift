@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
             ("sampler.solver", solver), ("sampler.steps", solverSteps), ("optimizer.warmup_steps", warmup),
             ("optimizer.clip_norm", clip),
         ]) else { return }
-        try launch(logLevel: options.logLevel) { world, log in
+        try launch(options) { world, log in
             if let summary = try TrainingRun(config: config, world: world, log: log).run() {
                 print(summary.text)
             }

@@ -16,7 +16,10 @@ final class SlurmTests: XCTestCase {
     override class func setUp() {
         super.setUp()
         do {
-            let result = try runProcess("bash", [localCluster, "start", cluster], timeout: 60)
+            // Ports of this process's own: a developer's cluster on the default ports stays untouched.
+            var environment = ProcessInfo.processInfo.environment
+            environment["SLURM_LOCAL_PORT"] = "\(20_000 + 2 * (Int(getpid()) % 5_000))"
+            let result = try runProcess("bash", [localCluster, "start", cluster], environment: environment, timeout: 60)
             if !result.succeeded { startFailure = result.summary }
         } catch {
             startFailure = "\(error)"

@@ -10,6 +10,8 @@ import ORWCore
 public struct BaseModel {
     public var architecture: Architecture
     public var parameters: [Float]     // θ_ref [P]
+    /// What one sample is (for pictures): the file's `orwdist.sample_shape`, else inferred from D.
+    public var sampleShape: SampleShape
 
     /// Built-in bases, pretrained on first use and cached: name → pretraining preset.
     public static let builtins: [String: PretrainConfig] = {
@@ -44,8 +46,11 @@ public struct BaseModel {
             return Array(try ModelFile.json(file!.architecture).utf8)
         }
         let architecture = try JSONDecoder().decode(Architecture.self, from: Data(encoded))
-        var parameters = file?.parameters ?? [Float](repeating: 0, count: architecture.makeModel().layout.count)
+        let model = architecture.makeModel()
+        var parameters = file?.parameters ?? [Float](repeating: 0, count: model.layout.count)
         try world.broadcast(&parameters, root: 0)
+        let recorded = try world.agree(root: 0) { Array((file!.metadata[SampleShape.metadataKey] ?? "").utf8) }
+        let sampleShape = SampleShape(recorded: String(decoding: recorded, as: UTF8.self), dimension: model.dimension)
 
         var rootDigest = Array(SHA256.hash(data: parameters.withUnsafeBytes { Data($0) }))
         let mine = rootDigest
@@ -54,7 +59,7 @@ public struct BaseModel {
         guard mismatches == 0 else {
             throw BroadcastError(message: "the base model arrived corrupted on \(Int(mismatches)) rank(s): SHA-256 of the weights differs from rank 0's")
         }
-        return BaseModel(architecture: architecture, parameters: parameters)
+        return BaseModel(architecture: architecture, parameters: parameters, sampleShape: sampleShape)
     }
 
     /// The file to read: the path itself, or a built-in's cached file (pretrained first if absent).

@@ -42,6 +42,7 @@ public struct PretrainingRun {
         let b = config.microbatch, dimension = dataset.dimension
         var x1 = [Float](repeating: 0, count: b * dimension)                 // [b, D]
         let microbatchCount = config.globalBatch / b
+        let bar = ProgressBar(title: "pretraining", total: config.steps, log: log)
         for step in 0..<config.steps {
             for i in gradient.indices { gradient[i] = 0 }
             var terms = ORWLossTerms()
@@ -63,17 +64,24 @@ public struct PretrainingRun {
                 for i in average.indices { average[i] = decay * average[i] + (1 - decay) * parameters[i] }
             }
             let loss = try world.allreduceSum(terms.flowMatching) / Double(config.globalBatch)
+            let seconds = Date().timeIntervalSince(started)
+            bar.update(done: step + 1, fields: [("loss", String(format: "%.4g", loss)),
+                                                ("", "\(ProgressBar.compact(Double((step + 1) * config.globalBatch) / seconds)) examples/s")])
             if (step + 1) % config.logEvery == 0 || step + 1 == config.steps {
                 try directory?.record(PretrainMetrics(step: step + 1, loss: loss, gradientNorm: Double(norm),
-                                                      learningRate: Double(rate), seconds: Date().timeIntervalSince(started)))
-                log.info(String(format: "step %d/%d: loss %.5f, |g| %.3g, lr %.3g", step + 1, config.steps, loss, norm, rate))
+                                                      learningRate: Double(rate), seconds: seconds))
+                if log.progress == .lines {
+                    log.info(String(format: "step %d/%d: loss %.5f, |g| %.3g, lr %.3g", step + 1, config.steps, loss, norm, rate))
+                }
             }
         }
+        bar.finish()
         let output = directory?.file("model.safetensors") ?? ""
         if directory != nil {
             try ModelFile(architecture: architecture, parameters: config.emaDecay > 0 ? average : parameters,
                           metadata: ["orwdist.role": "pretrained", "orwdist.step": "\(config.steps)",
-                                     "orwdist.config": config.tomlText()])
+                                     "orwdist.config": config.tomlText(),
+                                     SampleShape.metadataKey: SampleShape.metadata(dataset.sampleShape)])
                 .write(to: output)
             log.info("wrote \(output) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         }

@@ -45,7 +45,7 @@ public struct TrainingRun {
         try directory?.writeConfig(config.tomlText())
         try directory.map { try ModelFile(architecture: base.architecture, parameters: base.parameters,
                                           metadata: ["orwdist.role": "reference"]).write(to: $0.file("reference.safetensors")) }
-        let reporter = RunReporter(directory: directory, log: log, config: config)
+        let reporter = RunReporter(directory: directory, log: log, config: config, reward: reward, sampleShape: base.sampleShape)
         reporter.started(source: config.baseModel, parameterCount: base.parameters.count, worldSize: world.size)
 
         let trainer = ORWTrainer(config: config, world: world, model: model, reference: base.parameters, reward: reward, log: log)
