@@ -109,7 +109,7 @@ final class SafetensorsFuzzTests: XCTestCase {
 
     static func peakResidentMegabytes() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024   // Linux: kilobytes
     }
 

@@ -81,7 +81,8 @@ final class CheckpointTests: XCTestCase {
 
     func testTruncatedBitFlippedManifestlessAndUncoveredCheckpointsAreRejected() throws {
         let store = CheckpointStore(run: directory)
-        for step in [1, 2, 3, 4, 5] { try store.write(makeCheckpoint(step: step), keep: 10) }
+        let written = [1, 2, 3, 4, 5].map(makeCheckpoint(step:))
+        for checkpoint in written { try store.write(checkpoint, keep: 10) }
 
         // step 5: truncated policy.
         let policy = store.path(step: 5) + "/policy.safetensors"
@@ -112,7 +113,7 @@ final class CheckpointTests: XCTestCase {
         // --resume auto's choice: the newest that verifies, with the reasons for the others.
         let (found, skipped) = store.newestValid()
         XCTAssertEqual(found?.path, store.path(step: 1))
-        XCTAssertEqual(found?.checkpoint, makeCheckpoint(step: 1))
+        XCTAssertEqual(found?.checkpoint, written[0])
         XCTAssertEqual(skipped.map(\.path), [5, 4, 3, 2].map(store.path(step:)))
 
         // A manifest with a malformed line.
@@ -127,11 +128,12 @@ final class CheckpointTests: XCTestCase {
     func testAnInterruptedWriteLeavesThePreviousCheckpointAndLatest() throws {
         struct Crash: Error {}
         let store = CheckpointStore(run: directory)
-        try store.write(makeCheckpoint(step: 4), keep: 3)
+        let four = makeCheckpoint(step: 4)
+        try store.write(four, keep: 3)
         XCTAssertThrowsError(try store.write(makeCheckpoint(step: 8), keep: 3) { _ in throw Crash() })
         XCTAssertEqual(store.latest(), store.path(step: 4))
         XCTAssertEqual(store.checkpoints().map(\.step), [4])
-        XCTAssertEqual(try Checkpoint.read(from: store.path(step: 4)), makeCheckpoint(step: 4))
+        XCTAssertEqual(try Checkpoint.read(from: store.path(step: 4)), four)
         XCTAssertEqual(store.newestValid().found?.path, store.path(step: 4))
         let leftovers = store.removeTemporaries()
         XCTAssertEqual(leftovers.count, 1)

@@ -22,6 +22,11 @@ public struct CheckpointState: Codable, Equatable, Sendable {
         public var microbatches: Int
         public var ranks: Int
         public var microbatchesPerRank: Int
+
+        enum CodingKeys: String, CodingKey {
+            case microbatch, microbatches, ranks
+            case globalBatch = "global_batch", microbatchesPerRank = "microbatches_per_rank"
+        }
     }
 
     public var format = Self.formatName
@@ -68,18 +73,21 @@ public struct CheckpointState: Codable, Equatable, Sendable {
         written = ISO8601DateFormatter().string(from: Date())
     }
 
+    enum CodingKeys: String, CodingKey {
+        case format, epoch, rng, reason, written
+        case formatVersion = "format_version", orwdistVersion = "orwdist_version", stepInEpoch = "step_in_epoch"
+        case stepsTaken = "steps_taken", optimizerSteps = "optimizer_steps", configSHA256 = "config_sha256"
+        case worldSize = "world_size", microbatchLayout = "microbatch_layout", referenceSHA256 = "reference_sha256"
+        case parameterCount = "parameter_count"
+    }
+
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return encoder
     }()
 
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }()
+    static let decoder = JSONDecoder()
 
     public func json() -> [UInt8] {
         // Ints and Strings only: encoding cannot fail.

@@ -81,7 +81,7 @@ public struct Manifest: Equatable, Sendable {
 
 /// Why a checkpoint cannot be used: which one, and what is wrong with it.
 public struct CheckpointError: Error, CustomStringConvertible, Equatable {
-    public enum Reason: Equatable, Sendable, CustomStringConvertible {
+    public enum Reason: Error, Equatable, Sendable, CustomStringConvertible {
         case notFound
         case missingManifest
         case malformedManifest(line: Int)
