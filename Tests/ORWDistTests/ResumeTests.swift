@@ -157,7 +157,7 @@ final class ResumeTests: XCTestCase {
         """
         "$@" &
         pid=$!
-        while [ "$(grep -c '"kind":"step"' '\(run)/metrics.jsonl' 2>/dev/null)" -lt \(step) ]; do
+        while steps=$(grep -c '"kind":"step"' '\(run)/metrics.jsonl' 2>/dev/null); [ "${steps:-0}" -lt \(step) ]; do
           kill -0 $pid 2>/dev/null || { echo "job ended before step \(step)"; wait $pid; exit 99; }
           sleep 0.02
         done

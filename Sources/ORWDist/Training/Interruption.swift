@@ -23,6 +23,7 @@ public enum Interruption {
 
     /// Installs the handlers for SIGUSR1 and SIGTERM (idempotent).
     public static func install() {
+        _ = receivedSignals.load(ordering: .relaxed)   // initialised before any handler can run
         for signalNumber in [SIGUSR1, SIGTERM] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
@@ -32,6 +33,15 @@ public enum Interruption {
             sigemptyset(&action.sa_mask)
             sigaction(signalNumber, &action, nil)
         }
+    }
+
+    /// Gives SIGUSR1 and SIGTERM their default action (terminate) back: once the run has
+    /// checkpointed and is stopping, a further signal — mpirun ending the job after the first
+    /// rank exits, or a second scancel — must end the process at once rather than be recorded
+    /// and ignored until mpirun's SIGKILL.
+    static func restoreDefaults() {
+        signal(SIGUSR1, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 
     /// This rank's received signals as bits (0: none).

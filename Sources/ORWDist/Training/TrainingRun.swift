@@ -165,6 +165,7 @@ public struct TrainingRun {
                     log.info("\(signal.signalName) received: checkpointing after step \(steps) and stopping")
                     let path = try checkpoint(reason: signal.signalName)
                     try world.barrier()
+                    Interruption.restoreDefaults()
                     throw TrainingInterrupted(kind: signal, step: steps, checkpoint: path)
                 }
                 if config.hashCheckEvery > 0, steps % config.hashCheckEvery == 0 {
