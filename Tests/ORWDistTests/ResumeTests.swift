@@ -104,10 +104,11 @@ final class ResumeTests: XCTestCase {
         return path
     }
 
-    /// Resumes `run` with `--resume auto` on `ranks` ranks; fails the test unless it completes.
+    /// Resumes `run` with `--resume auto` (or `from`) on `ranks` ranks; fails the test unless
+    /// it completes.
     @discardableResult
-    func resume(_ run: String, ranks: Int, file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-        let result = try orwdist(try trainArguments(run, extra: ["--resume", "auto"]), ranks: ranks)
+    func resume(_ run: String, ranks: Int, from: String = "auto", file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
+        let result = try orwdist(try trainArguments(run, extra: ["--resume", from]), ranks: ranks)
         XCTAssertTrue(result.succeeded, result.summary, file: file, line: line)
         XCTAssertEqual(try recordedSteps(run), Array(1...Self.totalSteps), "each step logged once", file: file, line: line)
         return result
@@ -146,7 +147,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(stopped.status, 76, stopped.summary)
         XCTAssertTrue(stopped.stderr.contains("stopped by SIGTERM after step 13"), stopped.stderr)
         XCTAssertEqual(CheckpointStore(run: run).latest(), CheckpointStore(run: run).path(step: 13))
-        try resume(run, ranks: 2)
+        try resume(run, ranks: 2, from: run)   // --resume RUN: the run's newest valid checkpoint
         try assertBitwiseEqual(run, "resumed after SIGTERM")
     }
 
@@ -302,6 +303,29 @@ final class ResumeTests: XCTestCase {
         let changed = try orwdist(try trainArguments(run, extra: ["--resume", "auto", "--alpha", "0.7"]), ranks: 2, timeout: 120)
         XCTAssertEqual(changed.status, 2, changed.summary)
         XCTAssertTrue(changed.stderr.contains("method.alpha = 0.7 (checkpoint: 0.5)"), changed.stderr)
+    }
+
+    /// An I/O error on rank 0 alone (its checkpoint directory cannot be created) aborts the whole
+    /// job at once, naming the rank and the cause.
+    func testAnIOErrorOnRankZeroAbortsTheJob() throws {
+        let run = fresh("io-error")
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: run + "/checkpoints"))
+        let result = try orwdist(try trainArguments(run), ranks: 2, timeout: 120)
+        XCTAssertEqual(result.status, 1, result.summary)
+        XCTAssertLessThan(result.duration, 30)
+        XCTAssertTrue(result.stderr.contains("error: rank 0: cannot write \(run)/checkpoints"), result.stderr)
+    }
+
+    /// A learning rate that blows the parameters up: a NaN or infinity stops every rank with an
+    /// error rather than training on garbage or hanging.
+    func testNonFiniteTrainingAbortsTheJob() throws {
+        let run = fresh("nan")
+        let result = try orwdist(try trainArguments(run, extra: ["--lr", "1e30", "--clip", "0"]), ranks: 2, timeout: 120)
+        XCTAssertEqual(result.status, 1, result.summary)
+        XCTAssertLessThan(result.duration, 30)
+        XCTAssertTrue(result.stderr.contains("error: rank "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("non-finite"), result.stderr)
     }
 
     /// One rank's parameters nudged after step 1: the hash check at step 2 stops the job with a

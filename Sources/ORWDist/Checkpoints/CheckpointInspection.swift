@@ -63,6 +63,11 @@ public struct CheckpointInspection {
         lines.append("  model       \(architecture), \(state.parameterCount) parameters (policy and sampler)")
         lines.append("  orwdist     \(state.orwdistVersion), format \(state.format) v\(state.formatVersion)")
         lines.append("  config      SHA-256 \(state.configSHA256)")
+        lines.append("  files")
+        for name in (Checkpoint.files + [Manifest.fileName]).sorted() {
+            let size = (try? FileManager.default.attributesOfItem(atPath: "\(path)/\(name)")[.size] as? Int) ?? 0
+            lines.append("    " + name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%10d bytes", size))
+        }
         let run = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
         let referencePath = "\(run)/reference.safetensors"
         var referenceOK = true
