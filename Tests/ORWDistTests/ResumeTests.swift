@@ -134,7 +134,7 @@ final class ResumeTests: XCTestCase {
         let resumed = try resume(run, ranks: 2)
         XCTAssertTrue(resumed.stdout.contains("resuming from \(store.path(step: 10)): step 10 (epoch 2, step 2 of 8)"), resumed.stdout)
         try assertBitwiseEqual(run, "resumed on 2 ranks")
-        try resume(run + "-n1", ranks: 1)
+        try resume(run + "-n1", ranks: 1, from: run + "-n1/checkpoints/latest")
         try assertClose(run + "-n1", "resumed on 1 rank")
         try resume(run + "-n4", ranks: 4)
         try assertClose(run + "-n4", "resumed on 4 ranks")

@@ -8,8 +8,8 @@ public enum ResumeMode: Equatable, Sendable {
     /// `--resume auto`: the newest checkpoint of RUN/checkpoints that verifies (skipping, with a
     /// warning, each newer one that does not), or a fresh start when there is none.
     case auto
-    /// `--resume PATH`: that checkpoint directory, or the newest valid checkpoint of that run
-    /// directory; an error if it does not verify.
+    /// `--resume PATH`: that checkpoint directory (or RUN/checkpoints/latest, the one it names),
+    /// or the newest valid checkpoint of that run directory; an error if it does not verify.
     case path(String)
 
     public init(argument: String) {
@@ -75,7 +75,13 @@ enum ResumeDecision {
                 return nil
             }
             found = newest
-        case .path(let path):
+        case .path(let given):
+            // RUN/checkpoints/latest stands for the checkpoint it names.
+            var path = given
+            if (given as NSString).lastPathComponent == CheckpointStore.latestName,
+               let named = CheckpointStore(directory: (given as NSString).deletingLastPathComponent).latest() {
+                path = named
+            }
             let isCheckpoint = CheckpointStore.step(ofName: (path as NSString).lastPathComponent) != nil
                 || FileManager.default.fileExists(atPath: "\(path)/\(Manifest.fileName)")
                 || FileManager.default.fileExists(atPath: "\(path)/state.json")
