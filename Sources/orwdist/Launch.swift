@@ -55,8 +55,10 @@ struct RunFlags: ParsableArguments {
 /// with `--quiet`.
 ///
 /// A configuration error is the same on every rank: rank 0 prints it and every rank exits with
-/// status 2. Any other error prints with its rank named, and in a job of several ranks the
-/// failing rank aborts the whole job (exit 1), so no other rank waits forever in a collective.
+/// status 2. A run stopped by SIGUSR1 or SIGTERM (after rank 0's checkpoint) exits with status
+/// 75 or 76 on every rank, rank 0 saying so. Any other error prints with its rank named, and in
+/// a job of several ranks the failing rank aborts the whole job (exit 1), so no other rank waits
+/// forever in a collective. The statuses are `ExitStatus`'s, listed in the README.
 func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> Void) throws {
     let logLevel = options.logLevel
     LoggingSystem.bootstrap { label in
@@ -80,13 +82,17 @@ func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> 
     } catch let error as ConfigError {
         if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
         world.finalize()
-        throw ExitCode(2)
+        throw ExitCode(ExitStatus.configuration)
+    } catch let interrupted as TrainingInterrupted {
+        if world.isRoot { FileHandle.standardError.write(Data("orwdist: \(interrupted)\n".utf8)) }
+        world.finalize()
+        throw ExitCode(interrupted.kind.exitStatus)
     } catch {
         let prefix = world.size > 1 ? "rank \(world.rank): " : ""
         FileHandle.standardError.write(Data("error: \(prefix)\(error)\n".utf8))
-        if world.size > 1 { world.abort(code: 1) }
+        if world.size > 1 { world.abort(code: ExitStatus.failure) }
         world.finalize()
-        throw ExitCode.failure
+        throw ExitCode(ExitStatus.failure)
     }
     world.finalize()
 }

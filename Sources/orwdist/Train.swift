@@ -11,6 +11,12 @@ struct Train: ParsableCommand {
         Under `mpirun -n R`, the global batch is split over R ranks; results do not depend on R. \
         Flags override the config file; `--set section.key=value` overrides any field \
         (`--help-config` lists them).
+
+        Checkpoints go to RUN/checkpoints/step_XXXXXXXX every checkpoint.every steps, at the end, \
+        and on SIGUSR1 (exit 75) or SIGTERM (exit 76). `--resume auto` continues from the newest \
+        checkpoint that verifies, or starts fresh when there is none, so a requeued job can always \
+        pass it. Exit statuses: 0 done, 1 error on any rank, 2 config or input error, 75 stopped \
+        by SIGUSR1, 76 stopped by SIGTERM.
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -26,6 +32,9 @@ struct Train: ParsableCommand {
     @Option(help: "Fixed solver steps (sampler.steps).") var solverSteps: Int?
     @Option(help: "Warm-up steps (optimizer.warmup_steps).") var warmup: Int?
     @Option(help: "Gradient clipping norm, 0 for none (optimizer.clip_norm).") var clip: Double?
+    @Option(help: ArgumentHelp("auto: continue from the newest checkpoint in RUN/checkpoints that verifies, or start fresh if there is none; PATH: continue from that checkpoint (or run directory), which must verify.",
+                               valueName: "auto|PATH"))
+    var resume: String?
 
     func run() throws {
         guard let config = try options.load(TrainConfig.self, flags: common.fields + [
@@ -35,7 +44,8 @@ struct Train: ParsableCommand {
             ("optimizer.clip_norm", clip),
         ]) else { return }
         try launch(options) { world, log in
-            if let summary = try TrainingRun(config: config, world: world, log: log).run() {
+            let mode = resume.map(ResumeMode.init(argument:)) ?? .never
+            if let summary = try TrainingRun(config: config, world: world, log: log, resume: mode).run() {
                 print(summary.text)
             }
         }

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import ORWCore
 
 /// Everything `orwdist train` reads: the ORW-CFM-W2 fine-tuning run.
@@ -12,6 +14,10 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
     public var seed = 0
     public var logEvery = 10
     public var evaluationSamples = 512
+    public var hashCheckEvery = 10
+    // [checkpoint]
+    public var checkpointEvery = 50
+    public var checkpointKeep = 3
     // [base]
     public var baseModel = "builtin:8gaussians"
     // [reward]
@@ -48,6 +54,9 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         .int("run.seed", \.seed, "Seed of every random stream (sampling noise, x0, t); same seed, same run on any number of ranks."),
         .int("run.log_every", \.logEvery, "Write a metrics line every this many steps."),
         .int("run.eval_samples", \.evaluationSamples, "Samples drawn at each epoch's end for reward, diversity and the W2-bound estimate."),
+        .int("run.hash_check_every", \.hashCheckEvery, "Every this many steps the ranks compare a hash of their parameters and stop on a mismatch (a gradient-sync bug); 0 disables."),
+        .int("checkpoint.every", \.checkpointEvery, "Rank 0 writes RUN/checkpoints/step_XXXXXXXX every this many steps (and always at the end and on SIGUSR1/SIGTERM); 0: only then."),
+        .int("checkpoint.keep", \.checkpointKeep, "Keep the newest this many checkpoints; older ones are deleted."),
         .string("base.model", \.baseModel, "Pretrained flow model: a .safetensors file from `orwdist pretrain`, or \"builtin:8gaussians\" (pretrained on first use and cached)."),
         .double("method.alpha", \.alpha, "α, weight of the W2 regulariser ‖v_θ − v_ref‖²: 0 collapses onto the reward's maximum, ≥ 1 stays close to the base model."),
         .double("method.tau", \.tau, "τ, inverse temperature of the reward weighting: higher is faster and greedier."),
@@ -66,6 +75,9 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
     public func validate(worldSize: Int) throws {
         try require(logEvery > 0, "run.log_every", "must be ≥ 1, got \(logEvery)", "use e.g. 10")
         try require(seed >= 0, "run.seed", "must be ≥ 0, got \(seed)", "use any non-negative integer")
+        try require(hashCheckEvery >= 0, "run.hash_check_every", "must be ≥ 0, got \(hashCheckEvery)", "use e.g. 10, or 0 to disable the check")
+        try require(checkpointEvery >= 0, "checkpoint.every", "must be ≥ 0, got \(checkpointEvery)", "use e.g. 50, or 0 for checkpoints only at the end and on signals")
+        try require(checkpointKeep >= 1, "checkpoint.keep", "must be ≥ 1, got \(checkpointKeep)", "use e.g. 3")
         try require(evaluationSamples >= 2, "run.eval_samples", "must be ≥ 2 (diversity needs pairs)", "use e.g. 512")
         try require(alpha.isFinite && alpha >= 0, "method.alpha", "must be a finite number ≥ 0, got \(alpha)", "use 0 for pure reward maximisation, 1 to stay near the base model")
         try require(tau.isFinite && tau > 0, "method.tau", "must be a finite number > 0, got \(tau)", "use e.g. tau = 1.0")
@@ -80,5 +92,33 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         try require(weighting != .linear || reward.isNonNegative, "method.weighting",
                     "linear weighting needs rewards ≥ 0, but the \(reward.kind.rawValue) reward can be negative", "use weighting = \"softmax\"")
         try optimizer.validate()
+    }
+}
+
+// MARK: Resuming
+
+extension TrainConfig {
+    /// Fields a resumed run may change: where it writes, what it logs and measures, and how it
+    /// checkpoints. Every other field changes the arithmetic.
+    public static let fieldsFreeOnResume: Set<String> = [
+        "run.directory", "run.log_every", "run.eval_samples", "run.hash_check_every", "checkpoint.every", "checkpoint.keep",
+    ]
+
+    /// The fields that decide the trained parameters, as `key = value` lines.
+    var resumeRelevantText: String {
+        Self.fields.filter { !Self.fieldsFreeOnResume.contains($0.key) }
+            .map { "\($0.key) = \($0.literal(in: self))\n" }.joined()
+    }
+
+    /// SHA-256 (hex) of the fields that decide the trained parameters: a checkpoint records it,
+    /// and resuming requires the same.
+    public var resumeHash: String {
+        SHA256.hash(data: Data(resumeRelevantText.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// "key = mine (other: theirs)" for each field that decides the parameters and differs.
+    public func resumeDifferences(from other: TrainConfig) -> [String] {
+        Self.fields.filter { !Self.fieldsFreeOnResume.contains($0.key) && $0.literal(in: self) != $0.literal(in: other) }
+            .map { "\($0.key) = \($0.literal(in: self)) (checkpoint: \($0.literal(in: other)))" }
     }
 }

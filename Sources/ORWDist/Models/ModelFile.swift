@@ -74,8 +74,8 @@ public struct ModelFile {
             throw FormatError(path: path, reason: "no \(architectureKey) metadata, and the tensors are not an MLP velocity field "
                               + "(expected net.0.weight, net.0.bias, net.2.weight, … as nn.Sequential names them)")
         }
+        try checkReadable(architecture, path: path)
         let layout = architecture.makeModel().layout
-        var parameters = [Float](repeating: 0, count: layout.count)
         for spec in layout.tensors {
             guard let tensor = file[spec.name] else {
                 throw FormatError(path: path, reason: "tensor \(spec.name) of shape \(spec.shape) is missing")
@@ -83,13 +83,29 @@ public struct ModelFile {
             guard tensor.shape == spec.shape else {
                 throw FormatError(path: path, reason: "tensor \(spec.name) has shape \(tensor.shape), the architecture needs \(spec.shape)")
             }
-            parameters.replaceSubrange(spec.range, with: tensor.values)
         }
+        var parameters = [Float](repeating: 0, count: layout.count)
+        for spec in layout.tensors { parameters.replaceSubrange(spec.range, with: file[spec.name]!.values) }
         let expected = Set(layout.tensors.map(\.name))
         if let extra = file.tensors.first(where: { !expected.contains($0.name) }) {
             throw FormatError(path: path, reason: "unexpected tensor \(extra.name) for architecture \(try json(architecture))")
         }
         return ModelFile(architecture: architecture, parameters: parameters, metadata: file.metadata)
+    }
+
+    /// Rejects architectures the model types would trap on or could not even lay out. Together
+    /// with the shape checks that precede the allocation in `decode`, the metadata of an
+    /// untrusted file decides no allocation larger than the file.
+    static func checkReadable(_ architecture: Architecture, path: String) throws {
+        switch architecture {
+        case .mlp(let spec):
+            let limit = 1 << 24
+            guard (1...limit).contains(spec.dimension), (1...limit).contains(spec.hidden), (0...1024).contains(spec.depth),
+                  (1...limit).contains(spec.timeEmbedding), spec.timeEmbedding % 2 == 0 else {
+                throw FormatError(path: path, reason: "implausible MLP architecture \(spec) (dimension, hidden and an even "
+                                  + "time_embedding in 1...\(limit), depth in 0...1024)")
+            }
+        }
     }
 
     /// The MLP whose `nn.Sequential` state_dict these tensors are, if any.

@@ -47,6 +47,13 @@ public enum SampleShape: Equatable, Sendable {
         }
     }
 
+    /// The metadata value that records this shape, for images (lines and planes are what the
+    /// dimension alone says).
+    public var metadata: String? {
+        guard case let .image(channels, height, width) = self else { return nil }
+        return Self.metadata([channels, height, width])
+    }
+
     /// The metadata value for a dataset's sample shape.
     public static func metadata(_ sizes: [Int]) -> String {
         "[" + sizes.map(String.init).joined(separator: ",") + "]"

@@ -1,0 +1,85 @@
+import Foundation
+import Synchronization
+
+/// Signals received, as bits (`Interruption.Kind`). The handler only sets a bit: everything
+/// else happens at the next step boundary, outside the handler.
+private let receivedSignals = Atomic<Int32>(0)
+
+/// Preemption signals (Slurm's SIGTERM, and SIGUSR1 from `sbatch --signal`): the handler records
+/// the signal; at each step boundary the ranks agree with an allreduce-max, so a signal that
+/// reached only some ranks stops all of them after the same step; rank 0 writes a checkpoint
+/// and every rank exits with the signal's own status.
+public enum Interruption {
+    public enum Kind: Int32, Sendable, CustomStringConvertible {
+        /// SIGUSR1: stop, checkpoint, exit 75 (requeue me).
+        case requeue = 1
+        /// SIGTERM: stop, checkpoint, exit 76.
+        case terminate = 2
+
+        public var signalName: String { self == .requeue ? "SIGUSR1" : "SIGTERM" }
+        public var exitStatus: Int32 { self == .requeue ? ExitStatus.requeue : ExitStatus.terminated }
+        public var description: String { signalName }
+    }
+
+    /// Installs the handlers for SIGUSR1 and SIGTERM (idempotent).
+    public static func install() {
+        _ = receivedSignals.load(ordering: .relaxed)   // initialised before any handler can run
+        for signalNumber in [SIGUSR1, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                receivedSignals.bitwiseOr(number == SIGTERM ? Kind.terminate.rawValue : Kind.requeue.rawValue, ordering: .relaxed)
+            }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(signalNumber, &action, nil)
+        }
+    }
+
+    /// Gives SIGUSR1 and SIGTERM their default action (terminate) back: once the run has
+    /// checkpointed and is stopping, a further signal — mpirun ending the job after the first
+    /// rank exits, or a second scancel — must end the process at once rather than be recorded
+    /// and ignored until mpirun's SIGKILL.
+    static func restoreDefaults() {
+        signal(SIGUSR1, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+
+    /// This rank's received signals as bits (0: none).
+    static var localBits: Int32 { receivedSignals.load(ordering: .relaxed) }
+
+    /// The job-wide decision at a step boundary: whether any rank received a signal (SIGTERM
+    /// wins over SIGUSR1). Collective: every rank must call it at the same boundary.
+    static func agreed(world: any Communicator) throws -> Kind? {
+        var bits = [Double(localBits & 1), Double(localBits >> 1 & 1)]
+        try world.allreduceMax(&bits)
+        if bits[1] > 0 { return .terminate }
+        if bits[0] > 0 { return .requeue }
+        return nil
+    }
+}
+
+/// The exit statuses of `orwdist train` (README, "Resuming and failures").
+public enum ExitStatus {
+    public static let success: Int32 = 0
+    /// An error on any rank: the whole job is aborted.
+    public static let failure: Int32 = 1
+    /// A configuration or input error found before any training (nothing was written).
+    public static let configuration: Int32 = 2
+    /// Stopped by SIGUSR1 after a checkpoint (EX_TEMPFAIL: run again with --resume auto).
+    public static let requeue: Int32 = 75
+    /// Stopped by SIGTERM after a checkpoint.
+    public static let terminated: Int32 = 76
+}
+
+/// Thrown on every rank once a signal stopped the run and rank 0 checkpointed; the command
+/// layer turns it into the signal's exit status.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    public let kind: Interruption.Kind
+    public let step: Int
+    public let checkpoint: String
+
+    public var description: String {
+        "stopped by \(kind.signalName) after step \(step); checkpoint \(checkpoint); continue with `orwdist train --resume auto` "
+            + "(same config) — exit status \(kind.exitStatus)"
+    }
+}
