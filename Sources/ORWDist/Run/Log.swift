@@ -12,7 +12,18 @@ public enum ProgressStyle: String, Sendable {
 
     /// `.bar` when standard output is a terminal, `.lines` otherwise.
     public static func detect(quiet: Bool) -> ProgressStyle {
-        quiet ? .quiet : isatty(STDOUT_FILENO) == 1 ? .bar : .lines
+        quiet ? .quiet : outputIsTerminal() ? .bar : .lines
+    }
+
+    /// Whether what this process prints ends up on a terminal. Under OpenMPI's mpirun a rank's
+    /// standard output is always a pseudo-terminal that mpirun copies to its own standard output,
+    /// which may be a file (a batch log): there the answer is whether the launcher's output is a
+    /// terminal. (On several nodes the launcher is a daemon whose output is not: plain lines.)
+    static func outputIsTerminal() -> Bool {
+        guard isatty(STDOUT_FILENO) == 1 else { return false }
+        guard ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil else { return true }
+        let launcherOutput = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getppid())/fd/1")) ?? ""
+        return launcherOutput.hasPrefix("/dev/pts/") || launcherOutput.hasPrefix("/dev/tty")
     }
 }
 
