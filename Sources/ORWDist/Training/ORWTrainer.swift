@@ -34,6 +34,11 @@ public final class ORWTrainer {
     /// Steps taken so far, over all epochs.
     public internal(set) var stepsTaken = 0
 
+    /// When set (by `orwdist bench step`), every phase of `step` is timed into it.
+    public var phaseClock: PhaseClock? {
+        didSet { objective.clock = phaseClock; optimizer.clock = phaseClock }
+    }
+
     public init(config: TrainConfig, world: any Communicator, model: any VelocityField,
                 reference: [Float], reward: any Reward, log: Log) {
         self.log = log
@@ -84,6 +89,7 @@ public final class ORWTrainer {
             }
         }
         try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count)
+        phaseClock?.lap(.rollout)
 
         // 2. Rewards, black box.
         try samples.withUnsafeBufferPointer { x in
@@ -91,6 +97,7 @@ public final class ORWTrainer {
                 try reward.score(x.baseAddress!, batch: r.count, dimension: dimension, into: r.baseAddress!)
             }
         }
+        phaseClock?.lap(.reward)
         let invalid = rewards.filter { !$0.isFinite }.count
         if invalid > 0 {
             throw RewardError(reward: reward.name, message: "\(invalid) of \(rewards.count) samples on rank \(world.rank) got a non-finite reward (NaN or ±Inf) at step \(stepsTaken)")
@@ -107,6 +114,8 @@ public final class ORWTrainer {
                                + "and will stop the run. Set method.weighting = \"softmax\" (the same optimum, normalised over the batch).",
                                exponent, exponent))
         }
+
+        phaseClock?.lap(.weighting)
 
         // 4–5. Pair with fresh noise, loss, backward, microbatch by microbatch.
         for i in gradient.indices { gradient[i] = 0 }
@@ -126,6 +135,7 @@ public final class ORWTrainer {
         let (norm, rate) = try optimizer.step(parameters: &policy, gradientSums: &gradient,
                                               globalBatch: config.globalBatch, step: stepsTaken)
         stepsTaken += 1
+        phaseClock?.lap(.optimizer)
 
         // Global statistics of the batch, in two reductions.
         var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound,
@@ -134,6 +144,7 @@ public final class ORWTrainer {
         try world.allreduceSum(&sums)
         try world.allreduceMax(&extremes)
         let count = Double(config.globalBatch)
+        phaseClock?.lap(.metrics)
         let mean = sums[3] / count
         return StepMetrics(
             epoch: epoch, step: stepsTaken, rewardMean: mean,

@@ -1,0 +1,175 @@
+import CDNNL
+
+/// oneDNN's matmul primitive, the second GEMM backend. The only file that imports CDNNL.
+///
+/// One primitive per distinct problem (shape, strides, transposes, data types, bias, post-ops),
+/// created on first use and kept for the life of the process, so a training step creates
+/// none after its first. Transposes are strides, never copies. Element types: fp32, or bf16
+/// sources and weights with fp32 accumulation and an fp32 or bf16 destination.
+///
+/// oneDNN threads with OpenMP here (Debian's build): set OMP_NUM_THREADS per rank.
+public enum OneDNN {
+    /// Element type of a matmul operand.
+    public enum ElementType: Sendable, Hashable {
+        case fp32, bf16
+
+        fileprivate var dnnl: dnnl_data_type_t { self == .fp32 ? dnnl_f32 : dnnl_bf16 }
+    }
+
+    /// What happens to C after the product (and the bias): nothing, or SiLU (oneDNN's swish
+    /// with α = 1: x·σ(x)).
+    public enum Activation: Sendable, Hashable { case none, silu }
+
+    /// The oneDNN version as "major.minor.patch (cpu runtime)".
+    public static var version: String {
+        guard let v = dnnl_version() else { return "unknown" }
+        return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
+    }
+
+    /// Row-major C[m, n] = alpha · op(A) · op(B) (+ bias[n]) (+ beta · C, beta 0 or 1), then the
+    /// activation; op(A) is [m, k], op(B) is [k, n]; `lda`, `ldb`, `ldc` are row strides as
+    /// stored. A and B are fp32 or bf16 (UInt16 bit patterns) as `sourceType`/`weightType` say;
+    /// C is fp32 or bf16 as `destinationType` says; the bias is fp32.
+    public static func matmul(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafeRawPointer, lda: Int, sourceType: ElementType = .fp32,
+        b: UnsafeRawPointer, ldb: Int, weightType: ElementType = .fp32,
+        bias: UnsafePointer<Float>? = nil, beta: Float = 0, activation: Activation = .none,
+        c: UnsafeMutableRawPointer, ldc: Int, destinationType: ElementType = .fp32
+    ) {
+        precondition(beta == 0 || beta == 1, "oneDNN matmul: beta must be 0 or 1, got \(beta)")
+        guard m > 0, n > 0 else { return }
+        let key = MatmulKey(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                            lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, accumulate: beta == 1,
+                            bias: bias != nil, activation: activation,
+                            source: sourceType, weight: weightType, destination: destinationType)
+        let primitive = Context.shared.primitive(for: key)
+        primitive.run(a: a, b: b, bias: bias, c: c)
+    }
+}
+
+/// Everything that makes two matmul problems need different primitives.
+private struct MatmulKey: Hashable {
+    var m, n, k: Int
+    var transposeA, transposeB: Bool
+    var lda, ldb, ldc: Int
+    var alpha: Float
+    var accumulate: Bool
+    var bias: Bool
+    var activation: OneDNN.Activation
+    var source, weight, destination: OneDNN.ElementType
+}
+
+@inline(__always)
+private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+    precondition(status == dnnl_success, "oneDNN: \(what()) failed with status \(status.rawValue)")
+}
+
+/// A 2-D memory descriptor of logical shape [rows, columns] with the given element strides.
+private func descriptor(rows: Int, columns: Int, rowStride: Int, columnStride: Int,
+                        type: OneDNN.ElementType) -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    let dims: [dnnl_dim_t] = [dnnl_dim_t(rows), dnnl_dim_t(columns)]
+    let strides: [dnnl_dim_t] = [dnnl_dim_t(rowStride), dnnl_dim_t(columnStride)]
+    check(dnnl_memory_desc_init_by_strides(&md, 2, dims, type.dnnl, strides), "memory descriptor [\(rows), \(columns)]")
+    return md
+}
+
+/// The CPU engine, its stream and the primitive cache. oneDNN objects are used from one thread
+/// at a time (a model object is not thread-safe, and neither is this).
+private final class Context: @unchecked Sendable {
+    nonisolated(unsafe) static let shared = Context()
+
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+    var primitives: [MatmulKey: MatmulPrimitive] = [:]
+
+    init() {
+        var engine: dnnl_engine_t?
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "CPU engine")
+        var stream: dnnl_stream_t?
+        check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
+        self.engine = engine!
+        self.stream = stream!
+    }
+
+    func primitive(for key: MatmulKey) -> MatmulPrimitive {
+        if let primitive = primitives[key] { return primitive }
+        let primitive = MatmulPrimitive(key, engine: engine, stream: stream)
+        primitives[key] = primitive
+        return primitive
+    }
+}
+
+/// One created matmul primitive and the memory objects whose data handles each call sets.
+private final class MatmulPrimitive {
+    let primitive: dnnl_primitive_t
+    let stream: dnnl_stream_t
+    let a, b, c: dnnl_memory_t
+    let bias: dnnl_memory_t?
+    var arguments: [dnnl_exec_arg_t]
+
+    init(_ key: MatmulKey, engine: dnnl_engine_t, stream: dnnl_stream_t) {
+        self.stream = stream
+        var aDesc = key.transposeA
+            ? descriptor(rows: key.m, columns: key.k, rowStride: 1, columnStride: key.lda, type: key.source)
+            : descriptor(rows: key.m, columns: key.k, rowStride: key.lda, columnStride: 1, type: key.source)
+        var bDesc = key.transposeB
+            ? descriptor(rows: key.k, columns: key.n, rowStride: 1, columnStride: key.ldb, type: key.weight)
+            : descriptor(rows: key.k, columns: key.n, rowStride: key.ldb, columnStride: 1, type: key.weight)
+        var cDesc = descriptor(rows: key.m, columns: key.n, rowStride: key.ldc, columnStride: 1, type: key.destination)
+        var biasDesc = descriptor(rows: 1, columns: key.n, rowStride: key.n, columnStride: 1, type: .fp32)
+
+        var operation = dnnl_matmul_desc_t()
+        check(withUnsafePointer(to: &biasDesc) { biasPointer in
+            dnnl_matmul_desc_init(&operation, &aDesc, &bDesc, key.bias ? biasPointer : nil, &cDesc)
+        }, "matmul descriptor \(key)")
+
+        var attributes: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attributes), "primitive attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        if key.alpha != 1 {
+            var alpha = key.alpha
+            check(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &alpha), "output scale")
+        }
+        var postOps: dnnl_post_ops_t?
+        check(dnnl_post_ops_create(&postOps), "post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        if key.accumulate { check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op") }
+        if key.activation == .silu { check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_swish, 1, 0), "swish post-op") }
+        check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "attach post-ops")
+
+        var descriptorHandle: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&descriptorHandle, &operation, attributes, engine, nil),
+              "matmul primitive descriptor \(key)")
+        defer { dnnl_primitive_desc_destroy(descriptorHandle) }
+        var primitive: dnnl_primitive_t?
+        check(dnnl_primitive_create(&primitive, descriptorHandle), "matmul primitive")
+        self.primitive = primitive!
+
+        func memory(_ desc: inout dnnl_memory_desc_t) -> dnnl_memory_t {
+            var handle: dnnl_memory_t?
+            check(dnnl_memory_create(&handle, &desc, engine, nil), "memory object")
+            return handle!
+        }
+        a = memory(&aDesc)
+        b = memory(&bDesc)
+        c = memory(&cDesc)
+        bias = key.bias ? memory(&biasDesc) : nil
+        arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: a),
+                     dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: b),
+                     dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: c)]
+        if let bias { arguments.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: bias)) }
+    }
+
+    func run(a: UnsafeRawPointer, b: UnsafeRawPointer, bias: UnsafePointer<Float>?, c: UnsafeMutableRawPointer) {
+        check(dnnl_memory_set_data_handle(self.a, UnsafeMutableRawPointer(mutating: a)), "set A")
+        check(dnnl_memory_set_data_handle(self.b, UnsafeMutableRawPointer(mutating: b)), "set B")
+        check(dnnl_memory_set_data_handle(self.c, c), "set C")
+        if let handle = self.bias, let bias { check(dnnl_memory_set_data_handle(handle, UnsafeMutableRawPointer(mutating: bias)), "set bias") }
+        let status = arguments.withUnsafeBufferPointer {
+            dnnl_primitive_execute(primitive, stream, Int32($0.count), $0.baseAddress)
+        }
+        check(status, "matmul execution")
+    }
+}
