@@ -81,7 +81,9 @@ def run(args, rank=0, world=1):
     steps = args.solver_steps
 
     phases = {"rollout": [], "reward+weights": [], "loss+backward": [], "optimizer": [], "step": []}
+    cpu = []
     for index in range(args.warmup + args.steps):
+        cpu_start = time.process_time()
         start = now()
         # 1. rollout of the sampler from fresh noise (Euler), no graph
         with torch.no_grad():
@@ -126,6 +128,7 @@ def run(args, rank=0, world=1):
             phases["loss+backward"].append(t3 - t2)
             phases["optimizer"].append(end - t3)
             phases["step"].append(end - start)
+            cpu.append(time.process_time() - cpu_start)
     median = statistics.median(phases["step"])
     qs = sorted(phases["step"])
     return {
@@ -138,6 +141,8 @@ def run(args, rank=0, world=1):
         "p10_step_seconds": qs[int(0.1 * (len(qs) - 1))],
         "p90_step_seconds": qs[int(0.9 * (len(qs) - 1))],
         "steps_per_second": 1.0 / median,
+        "median_step_cpu_seconds": statistics.median(cpu),
+        "cpu_steps_per_second": 1.0 / statistics.median(cpu),
         "phases": {name: statistics.median(values) for name, values in phases.items() if name != "step"},
     }
 
@@ -187,7 +192,8 @@ def main():
     phases = ", ".join(f"{k} {1e3 * v:.2f} ms" for k, v in result["phases"].items())
     print(f"pytorch {args.workload} ranks {result['ranks']}: median {1e3 * result['median_step_seconds']:.2f} ms "
           f"(p10 {1e3 * result['p10_step_seconds']:.2f}, p90 {1e3 * result['p90_step_seconds']:.2f}) "
-          f"→ {result['steps_per_second']:.3f} steps/s; {phases}")
+          f"→ {result['steps_per_second']:.3f} steps/s (CPU time {1e3 * result['median_step_cpu_seconds']:.2f} ms → "
+          f"{result['cpu_steps_per_second']:.3f}); {phases}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

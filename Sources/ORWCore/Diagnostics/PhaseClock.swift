@@ -33,7 +33,9 @@ public enum StepPhase: Int, CaseIterable, Sendable {
 
 /// Wall-clock time per `StepPhase`, for benchmarks: `lap(phase)` charges the time since the
 /// previous lap (or `beginStep`) to `phase`. Records every step into preallocated storage, so
-/// timing allocates nothing after `init`. Not thread-safe.
+/// timing allocates nothing after `init`. Each step's process CPU time is recorded too: for a
+/// single-threaded rank it is the time the step actually ran, which a machine shared with other
+/// work does not inflate the way it inflates wall-clock time. Not thread-safe.
 public final class PhaseClock {
     public private(set) var steps = 0
     private let capacity: Int
@@ -41,17 +43,28 @@ public final class PhaseClock {
     private var stepStart: UInt64 = 0
     private var current: [Double]                 // [phases] seconds in the running step
     private var history: [Double]                 // [capacity, phases + 1] per step, total last
+    private var cpuStart = 0.0
+    private var cpuHistory: [Double]              // [capacity] process CPU seconds per step
 
     public init(capacity: Int) {
         self.capacity = capacity
         current = [Double](repeating: 0, count: StepPhase.allCases.count)
         history = [Double](repeating: 0, count: capacity * (StepPhase.allCases.count + 1))
+        cpuHistory = [Double](repeating: 0, count: capacity)
+    }
+
+    /// CPU seconds this process has used (all threads).
+    public static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
     }
 
     @inline(__always) static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     public func beginStep() {
         for i in current.indices { current[i] = 0 }
+        cpuStart = Self.processCPUSeconds()
         last = Self.now()
         stepStart = last
     }
@@ -69,6 +82,7 @@ public final class PhaseClock {
         let width = StepPhase.allCases.count + 1
         for i in current.indices { history[steps * width + i] = current[i] }
         history[steps * width + width - 1] = Double(Self.now() - stepStart) * 1e-9
+        cpuHistory[steps] = Self.processCPUSeconds() - cpuStart
         steps += 1
     }
 
@@ -78,6 +92,9 @@ public final class PhaseClock {
         let column = phase?.rawValue ?? width - 1
         return (0..<steps).map { history[$0 * width + column] }
     }
+
+    /// Process CPU seconds of each recorded step.
+    public var cpuSeconds: [Double] { Array(cpuHistory.prefix(steps)) }
 
     public func reset() { steps = 0 }
 }
