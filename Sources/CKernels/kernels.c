@@ -146,3 +146,47 @@ ORW_CLONES void orw_f32_to_bf16_rows(uint16_t *dst, size_t dstStride, const floa
         for (size_t c = 0; c < cols; c++) d[c] = orw_bf16(s[c]);
     }
 }
+
+// One Adam/AdamW update (see ORWCore's Adam for the formulas); the scalars are computed by the
+// caller as PyTorch does. With `decoupled`, coupledDecay is 0.
+ORW_CLONES void orw_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                         float beta1, float beta2, float epsilon, float stepSize, float correction2,
+                         float decay, float coupledDecay, int decoupled) {
+    const float c1 = 1 - beta1, c2 = 1 - beta2;
+    if (decoupled) {
+        for (size_t i = 0; i < n; i++) {
+            float x = p[i] * decay;
+            float gi = g[i];
+            float mi = beta1 * m[i] + c1 * gi;
+            float vi = beta2 * v[i] + c2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = x - stepSize * mi / (__builtin_elementwise_sqrt(vi) / correction2 + epsilon);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float x = p[i];
+            float gi = g[i] + coupledDecay * x;
+            float mi = beta1 * m[i] + c1 * gi;
+            float vi = beta2 * v[i] + c2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = x - stepSize * mi / (__builtin_elementwise_sqrt(vi) / correction2 + epsilon);
+        }
+    }
+}
+
+// Σ x² in double, eight partial sums (the order differs from a serial loop by rounding only).
+ORW_CLONES double orw_sum_squares(const float *x, size_t n) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += (double)x[i + j] * (double)x[i + j];
+    double total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) total += (double)x[i] * (double)x[i];
+    return total;
+}
+
+ORW_CLONES void orw_scale(float *x, float scale, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] *= scale;
+}

@@ -37,6 +37,18 @@ void orw_bf16_to_f32(float *dst, const uint16_t *src, size_t n);
 void orw_f32_to_bf16_rows(uint16_t *dst, size_t dstStride, const float *src, size_t srcStride,
                           size_t rows, size_t cols);
 
+/// One Adam (decoupled = 0) or AdamW (decoupled = 1, coupledDecay = 0) step over n parameters:
+/// p ← p·decay (AdamW); g' = g + coupledDecay·p; m ← β₁m + (1−β₁)g'; v ← β₂v + (1−β₂)g'²;
+/// p ← p − stepSize·m / (√v / correction2 + ε).
+void orw_adam(float *p, const float *g, float *m, float *v, size_t n, float beta1, float beta2,
+              float epsilon, float stepSize, float correction2, float decay, float coupledDecay, int decoupled);
+
+/// Σ x[N]² accumulated in double.
+double orw_sum_squares(const float *x, size_t n);
+
+/// x[N] *= scale.
+void orw_scale(float *x, float scale, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,4 +53,26 @@ public enum Elementwise {
     public static func fromBFloat16(_ destination: UnsafeMutablePointer<Float>, _ source: UnsafePointer<UInt16>, count: Int) {
         orw_bf16_to_f32(destination, source, count)
     }
+
+    /// One Adam/AdamW update of p, m, v [N] from g [N] (scalars as `Adam.step` computes them).
+    @inline(__always)
+    static func adam(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+                     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                     beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, correction2: Float,
+                     decay: Float, coupledDecay: Float, decoupled: Bool) {
+        orw_adam(parameters, gradients, m, v, count, beta1, beta2, epsilon, stepSize, correction2,
+                 decay, coupledDecay, decoupled ? 1 : 0)
+    }
+
+    /// Σ x² over x [N], accumulated in Double with eight partial sums.
+    @inline(__always)
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        orw_sum_squares(x, count)
+    }
+
+    /// x [N] *= scale.
+    @inline(__always)
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by scale: Float, count: Int) {
+        orw_scale(x, scale, count)
+    }
 }

@@ -31,7 +31,7 @@ struct DistributedOptimizer {
         try world.allreduceSum(&gradientSums)
         clock?.lap(.allreduce)
         let scale = 1 / Float(globalBatch)
-        for i in gradientSums.indices { gradientSums[i] *= scale }
+        gradientSums.withUnsafeMutableBufferPointer { Elementwise.scale($0.baseAddress!, by: scale, count: $0.count) }
         let norm = gradientSums.withUnsafeMutableBufferPointer { clipGradientNorm($0, maxNorm: clipNorm) }
         let rate = schedule.rate(at: step)
         adam.step(parameters: &parameters, gradients: gradientSums, learningRate: rate)
