@@ -190,3 +190,24 @@ ORW_CLONES double orw_sum_squares(const float *x, size_t n) {
 ORW_CLONES void orw_scale(float *x, float scale, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= scale;
 }
+
+ORW_CLONES void orw_silu_bf16(uint16_t *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)x[i] << 16;
+        float v;
+        memcpy(&v, &bits, 4);
+        x[i] = orw_bf16(v * orw_sigmoid(v));
+    }
+}
+
+ORW_CLONES void orw_bias_silu_to_bf16(uint16_t *restrict y, const float *restrict x, const float *restrict bias,
+                                      size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *restrict p = x + r * cols;
+        uint16_t *restrict q = y + r * cols;
+        for (size_t c = 0; c < cols; c++) {
+            float v = p[c] + bias[c];
+            q[c] = orw_bf16(v * orw_sigmoid(v));
+        }
+    }
+}

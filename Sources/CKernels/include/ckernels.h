@@ -46,6 +46,12 @@ void orw_adam(float *p, const float *g, float *m, float *v, size_t n, float beta
 /// Σ x[N]² accumulated in double.
 double orw_sum_squares(const float *x, size_t n);
 
+/// x[N] (bf16 bit patterns) = bf16(silu(x)), computed in fp32.
+void orw_silu_bf16(uint16_t *x, size_t n);
+
+/// y[R, C] (bf16) = bf16(silu(x[R, C] + bias[C])), computed in fp32.
+void orw_bias_silu_to_bf16(uint16_t *y, const float *x, const float *bias, size_t rows, size_t cols);
+
 /// x[N] *= scale.
 void orw_scale(float *x, float scale, size_t n);
 

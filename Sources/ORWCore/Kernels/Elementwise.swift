@@ -75,4 +75,17 @@ public enum Elementwise {
     public static func scale(_ x: UnsafeMutablePointer<Float>, by scale: Float, count: Int) {
         orw_scale(x, scale, count)
     }
+
+    /// x [N] (bf16 bit patterns) = bf16(silu(x)), computed in fp32.
+    @inline(__always)
+    public static func siluBFloat16(_ x: UnsafeMutablePointer<UInt16>, count: Int) {
+        orw_silu_bf16(x, count)
+    }
+
+    /// y [R, C] (bf16 bit patterns) = bf16(silu(x [R, C] + bias [C])), computed in fp32.
+    @inline(__always)
+    public static func biasSiLUToBFloat16(_ y: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>,
+                                          bias: UnsafePointer<Float>, rows: Int, columns: Int) {
+        orw_bias_silu_to_bf16(y, x, bias, rows, columns)
+    }
 }

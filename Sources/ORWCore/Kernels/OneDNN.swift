@@ -108,6 +108,38 @@ private final class MatmulPrimitive {
     let a, b, c: dnnl_memory_t
     let bias: dnnl_memory_t?
     var arguments: [dnnl_exec_arg_t]
+    let separateActivation: Bool       // SiLU after the product rather than as its post-op
+    let implementation: String         // oneDNN's name for the kernel, e.g. "brg:avx512_core"
+    let rows, columns, rowStride: Int
+    let destination: OneDNN.ElementType
+
+    static func createDescriptor(_ operation: inout dnnl_matmul_desc_t, key: MatmulKey, fuseActivation: Bool,
+                                 engine: dnnl_engine_t) -> dnnl_primitive_desc_t {
+        var attributes: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attributes), "primitive attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        if key.alpha != 1 {
+            var alpha = key.alpha
+            check(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &alpha), "output scale")
+        }
+        var postOps: dnnl_post_ops_t?
+        check(dnnl_post_ops_create(&postOps), "post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        if key.accumulate { check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op") }
+        if fuseActivation { check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_swish, 1, 0), "swish post-op") }
+        check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "attach post-ops")
+        var descriptor: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&descriptor, &operation, attributes, engine, nil),
+              "matmul primitive descriptor \(key)")
+        return descriptor!
+    }
+
+    static func implementation(_ descriptor: dnnl_primitive_desc_t) -> String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
+              let name else { return "unknown" }
+        return String(cString: name)
+    }
 
     init(_ key: MatmulKey, engine: dnnl_engine_t, stream: dnnl_stream_t) {
         self.stream = stream
@@ -125,27 +157,31 @@ private final class MatmulPrimitive {
             dnnl_matmul_desc_init(&operation, &aDesc, &bDesc, key.bias ? biasPointer : nil, &cDesc)
         }, "matmul descriptor \(key)")
 
-        var attributes: dnnl_primitive_attr_t?
-        check(dnnl_primitive_attr_create(&attributes), "primitive attributes")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        if key.alpha != 1 {
-            var alpha = key.alpha
-            check(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &alpha), "output scale")
+        // oneDNN 2.6 sends some fused problems (e.g. K = 784 with bias and swish) to its slower
+        // gemm:jit implementation where the plain problem gets brgemm; then SiLU runs as a
+        // separate pass (`separateActivation`) on the brgemm result.
+        var handle = Self.createDescriptor(&operation, key: key, fuseActivation: key.activation == .silu, engine: engine)
+        var separate = false
+        if key.activation == .silu, Self.implementation(handle).hasPrefix("gemm") {
+            let plain = Self.createDescriptor(&operation, key: key, fuseActivation: false, engine: engine)
+            if Self.implementation(plain).hasPrefix("brg") {
+                dnnl_primitive_desc_destroy(handle)
+                handle = plain
+                separate = true
+            } else {
+                dnnl_primitive_desc_destroy(plain)
+            }
         }
-        var postOps: dnnl_post_ops_t?
-        check(dnnl_post_ops_create(&postOps), "post-ops")
-        defer { dnnl_post_ops_destroy(postOps) }
-        if key.accumulate { check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op") }
-        if key.activation == .silu { check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_swish, 1, 0), "swish post-op") }
-        check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "attach post-ops")
-
-        var descriptorHandle: dnnl_primitive_desc_t?
-        check(dnnl_primitive_desc_create(&descriptorHandle, &operation, attributes, engine, nil),
-              "matmul primitive descriptor \(key)")
-        defer { dnnl_primitive_desc_destroy(descriptorHandle) }
+        separateActivation = separate
+        defer { dnnl_primitive_desc_destroy(handle) }
+        implementation = Self.implementation(handle)
         var primitive: dnnl_primitive_t?
-        check(dnnl_primitive_create(&primitive, descriptorHandle), "matmul primitive")
+        check(dnnl_primitive_create(&primitive, handle), "matmul primitive")
         self.primitive = primitive!
+        rows = key.m
+        columns = key.n
+        rowStride = key.ldc
+        destination = key.destination
 
         func memory(_ desc: inout dnnl_memory_desc_t) -> dnnl_memory_t {
             var handle: dnnl_memory_t?
@@ -171,5 +207,16 @@ private final class MatmulPrimitive {
             dnnl_primitive_execute(primitive, stream, Int32($0.count), $0.baseAddress)
         }
         check(status, "matmul execution")
+        if separateActivation {
+            for row in 0..<rows {
+                let start = c + row * rowStride * (destination == .fp32 ? 4 : 2)
+                if destination == .fp32 {
+                    let values = start.assumingMemoryBound(to: Float.self)
+                    Elementwise.silu(values, values, count: columns)
+                } else {
+                    Elementwise.siluBFloat16(start.assumingMemoryBound(to: UInt16.self), count: columns)
+                }
+            }
+        }
     }
 }

@@ -280,13 +280,18 @@ public final class MLPVelocityField: VelocityField {
         let buffers = scratch16.reserve(batch * inputWidth + 2 * batch * h)
         let input16 = buffers, ping = buffers + batch * inputWidth, pong = ping + batch * h
         let firstBias: UnsafePointer<Float>
+        // fp32 scratch: [2·max(H, D) + E] shared-t bias and embedding row, then the first
+        // layer's [B, H] product; or the per-sample pass's activations. Reserved once, up front.
+        let productOffset = 2 * max(h, d) + e
+        let needed = productOffset + batch * h
+        _ = scratch.reserve(sharedTime ? needed : max(needed, Activations.count(batch: batch, spec: spec)))
         if sharedTime {
-            let floats = scratch.reserve(2 * max(h, d) + e)
+            let floats = scratch.base
             sharedFirstBias(parameters, time: t[0], embeddingRow: floats + max(h, d), into: floats)
             firstBias = UnsafePointer(floats)
             Elementwise.toBFloat16(input16, x, count: batch * d)
         } else {
-            let acts = Activations(scratch.reserve(Activations.count(batch: batch, spec: spec)), batch: batch, spec: spec)
+            let acts = Activations(scratch.base, batch: batch, spec: spec)
             embedTimes(t, batch: batch, into: acts.embedding)
             Concat.forward(output: acts.input, first: x, second: acts.embedding, batch: batch,
                            firstFeatures: d, secondFeatures: e)
@@ -298,6 +303,18 @@ public final class MLPVelocityField: VelocityField {
             let linear = linears[layer]
             let last = layer == spec.depth
             let out16 = layer % 2 == 0 ? ping : pong
+            if layer == 0 && !last {
+                // oneDNN 2.6 runs bias + SiLU into bf16 at odd K (e.g. 784) through its slow
+                // gemm:jit; the plain product into fp32 stays on brgemm, then one C pass.
+                let product = scratch.base + productOffset   // [B, H]; acts (per-sample t) are consumed
+                OneDNN.matmul(transposeA: false, transposeB: true, m: batch, n: h, k: inputWidth,
+                              a: input, lda: lda, sourceType: .bf16, b: weights + linear.weight, ldb: linear.inFeatures,
+                              weightType: .bf16, c: product, ldc: h)
+                Elementwise.biasSiLUToBFloat16(out16, product, bias: firstBias, rows: batch, columns: h)
+                input = UnsafePointer(out16)
+                lda = h
+                continue
+            }
             OneDNN.matmul(transposeA: false, transposeB: true, m: batch, n: linear.outFeatures,
                           k: layer == 0 ? inputWidth : linear.inFeatures,
                           a: input, lda: lda, sourceType: .bf16,
