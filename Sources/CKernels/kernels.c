@@ -211,3 +211,10 @@ ORW_CLONES void orw_bias_silu_to_bf16(uint16_t *restrict y, const float *restric
         }
     }
 }
+
+ORW_CLONES void orw_silu_to_bf16(uint16_t *restrict y, const float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = orw_bf16(v * orw_sigmoid(v));
+    }
+}

@@ -164,29 +164,57 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// bf16 inference (weights and activations rounded to 8-bit mantissas, fp32 accumulation)
-    /// stays within 3e-2 of fp32 in ∞-norm relative terms, for shared and per-sample t; the
-    /// weights prepared once by beginInference give exactly what converting on every call gives.
+    /// A rollout pass in bf16 (weights and activations rounded to 8-bit mantissas, fp32
+    /// accumulation; inside beginInference/endInference) stays within 3e-2 of fp32 in ∞-norm
+    /// relative terms, for shared t (packed weights) and per-sample t; outside a session (the
+    /// reference's pass) `infer` stays fp32; an fp32 oneDNN rollout (packed weights) matches.
     func testBFloat16InferenceIsCloseToFP32() {
         let batch = 16
         let model = MLPVelocityField(spec)
         let (theta, t, x, _) = inputs(model, batch: batch)
         let shared = FloatBuffer([Float](repeating: 0.61, count: batch))
         for times in [t, shared] {
-            let single = FloatBuffer(zeros: batch * 3), half = FloatBuffer(zeros: batch * 3), prepared = FloatBuffer(zeros: batch * 3)
-            model.inferencePrecision = .fp32
+            let single = FloatBuffer(zeros: batch * 3), half = FloatBuffer(zeros: batch * 3)
+            let outside = FloatBuffer(zeros: batch * 3), packed32 = FloatBuffer(zeros: batch * 3)
             model.infer(theta.pointer, t: times.pointer, x: x.pointer, batch: batch, output: single.pointer)
-            model.inferencePrecision = .bf16
-            model.infer(theta.pointer, t: times.pointer, x: x.pointer, batch: batch, output: half.pointer)
+            model.rolloutPrecision = .bf16
             model.beginInference(theta.pointer)
-            model.infer(theta.pointer, t: times.pointer, x: x.pointer, batch: batch, output: prepared.pointer)
+            model.infer(theta.pointer, t: times.pointer, x: x.pointer, batch: batch, output: half.pointer)
             model.endInference()
+            model.infer(theta.pointer, t: times.pointer, x: x.pointer, batch: batch, output: outside.pointer)
+            model.rolloutPrecision = .fp32
+            model.gemmBackends = Array(repeating: .onednn, count: 4)
+            model.beginInference(theta.pointer)
+            model.infer(theta.pointer, t: times.pointer, x: x.pointer, batch: batch, output: packed32.pointer)
+            model.endInference()
+            model.gemmBackends = Array(repeating: .openblas, count: 4)
             let deviation = Deviation(half.values, single.values)
             print("bf16 vs fp32 inference (\(times === shared ? "shared t" : "per-sample t")): \(deviation)")
             XCTAssertLessThanOrEqual(deviation.relative, 3e-2)
             XCTAssertGreaterThan(deviation.absolute, 0, "bf16 should round something")
-            XCTAssertEqual(prepared.values, half.values)
+            XCTAssertEqual(outside.values, single.values)
+            XCTAssertLessThanOrEqual(Deviation(packed32.values, single.values).relative, 1e-5)
         }
+    }
+
+    /// Packed weights follow θ: a new session after θ changed packs the new values.
+    func testPackedRolloutWeightsFollowParameters() {
+        let batch = 8
+        let model = MLPVelocityField(spec)
+        model.gemmBackends = Array(repeating: .onednn, count: 4)
+        let (theta, _, x, _) = inputs(model, batch: batch)
+        let t = FloatBuffer([Float](repeating: 0.2, count: batch))
+        let first = FloatBuffer(zeros: batch * 3), second = FloatBuffer(zeros: batch * 3), expected = FloatBuffer(zeros: batch * 3)
+        model.beginInference(theta.pointer)
+        model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: first.pointer)
+        model.endInference()
+        for i in 0..<theta.count { theta.pointer[i] *= 1.5 }
+        model.beginInference(theta.pointer)
+        model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: second.pointer)
+        model.endInference()
+        model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: expected.pointer)
+        XCTAssertGreaterThan(Deviation(first.values, expected.values).absolute, 1e-3)
+        XCTAssertLessThanOrEqual(Deviation(second.values, expected.values).relative, 1e-5)
     }
 
     /// A bf16 Euler rollout lands near the fp32 one from the same noise.
@@ -198,7 +226,7 @@ final class KernelTests: XCTestCase {
         var single = noise, half = noise
         let integrator = ODEIntegrator(.euler(steps: 20))
         _ = try integrator.sample(model: model, parameters: theta.pointer, noise: &single, batch: batch)
-        model.inferencePrecision = .bf16
+        model.rolloutPrecision = .bf16
         _ = try integrator.sample(model: model, parameters: theta.pointer, noise: &half, batch: batch)
         let deviation = Deviation(half, single)
         print("bf16 vs fp32 Euler rollout: \(deviation)")

@@ -52,6 +52,9 @@ void orw_silu_bf16(uint16_t *x, size_t n);
 /// y[R, C] (bf16) = bf16(silu(x[R, C] + bias[C])), computed in fp32.
 void orw_bias_silu_to_bf16(uint16_t *y, const float *x, const float *bias, size_t rows, size_t cols);
 
+/// y[N] (bf16) = bf16(silu(x[N])).
+void orw_silu_to_bf16(uint16_t *y, const float *x, size_t n);
+
 /// x[N] *= scale.
 void orw_scale(float *x, float scale, size_t n);
 

@@ -88,4 +88,10 @@ public enum Elementwise {
                                           bias: UnsafePointer<Float>, rows: Int, columns: Int) {
         orw_bias_silu_to_bf16(y, x, bias, rows, columns)
     }
+
+    /// y [N] (bf16 bit patterns) = bf16(silu(x [N])).
+    @inline(__always)
+    public static func siluToBFloat16(_ y: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>, count: Int) {
+        orw_silu_to_bf16(y, x, count)
+    }
 }

@@ -220,3 +220,158 @@ private final class MatmulPrimitive {
         }
     }
 }
+
+/// A matmul C[m, n] = A[m, k] · Wᵀ (+ bias) (then SiLU) whose weights W [n, k] (fp32, row
+/// stride `ldw`) oneDNN has reordered once, by `pack`, into the blocked layout its kernel reads
+/// (converted to bf16 if asked), so that many products with the same weights (a rollout's
+/// Euler steps) skip the per-call repacking of a plain-layout matmul. Created once per shape;
+/// packed again whenever the weights change. Where oneDNN would fuse bias or SiLU only through
+/// a slower kernel, they run as a C pass after the product instead.
+public final class PackedMatmul {
+    public let m, n, k: Int
+    public let implementation: String
+    private let primitive: dnnl_primitive_t
+    private let reorder: dnnl_primitive_t
+    private let stream: dnnl_stream_t
+    private let a, b, c: dnnl_memory_t
+    private let bias: dnnl_memory_t?
+    private let userWeights, packedWeights: dnnl_memory_t
+    private let packed: UnsafeMutableRawPointer
+    private let arguments: [dnnl_exec_arg_t]
+    private let post: Post
+    private let product: UnsafeMutablePointer<Float>?   // [m, n] fp32 product when the C pass writes bf16
+    private let ldc: Int
+    private let destinationType: OneDNN.ElementType
+
+    /// What runs after oneDNN's product.
+    private enum Post { case none, silu, biasSiLU, bias }
+
+    public init(m: Int, n: Int, k: Int, lda: Int, sourceType: OneDNN.ElementType, weightType: OneDNN.ElementType,
+                ldw: Int, hasBias: Bool, activation: OneDNN.Activation, ldc: Int, destinationType: OneDNN.ElementType) {
+        let context = Context.shared
+        self.m = m; self.n = n; self.k = k; self.ldc = ldc; self.destinationType = destinationType
+        stream = context.stream
+        var aDesc = descriptor(rows: m, columns: k, rowStride: lda, columnStride: 1, type: sourceType)
+        var biasDesc = descriptor(rows: 1, columns: n, rowStride: n, columnStride: 1, type: .fp32)
+        var anyWeights = dnnl_memory_desc_t()
+        let dims: [dnnl_dim_t] = [dnnl_dim_t(k), dnnl_dim_t(n)]
+        check(dnnl_memory_desc_init_by_tag(&anyWeights, 2, dims, weightType.dnnl, dnnl_format_tag_any), "packed weights")
+
+        // Configurations from most to least fused; the first on brgemm wins.
+        struct Option { var bias: Bool; var silu: Bool; var fp32Product: Bool; var post: Post }
+        var options = [Option(bias: hasBias, silu: activation == .silu, fp32Product: false, post: .none)]
+        if activation == .silu {
+            options.append(Option(bias: hasBias, silu: false, fp32Product: false, post: .silu))
+            options.append(Option(bias: false, silu: false, fp32Product: destinationType == .bf16,
+                                  post: hasBias ? .biasSiLU : .silu))
+        } else if hasBias {
+            options.append(Option(bias: false, silu: false, fp32Product: destinationType == .bf16, post: .bias))
+        }
+        var chosen: (option: Option, descriptor: dnnl_primitive_desc_t, cDesc: dnnl_memory_desc_t)?
+        for (index, option) in options.enumerated() {
+            var cDesc = option.fp32Product
+                ? descriptor(rows: m, columns: n, rowStride: n, columnStride: 1, type: .fp32)
+                : descriptor(rows: m, columns: n, rowStride: ldc, columnStride: 1, type: destinationType)
+            var operation = dnnl_matmul_desc_t()
+            check(withUnsafePointer(to: &biasDesc) { biasPointer in
+                dnnl_matmul_desc_init(&operation, &aDesc, &anyWeights, option.bias ? biasPointer : nil, &cDesc)
+            }, "packed matmul descriptor")
+            let key = MatmulKey(m: m, n: n, k: k, transposeA: false, transposeB: true, lda: lda, ldb: 0, ldc: ldc,
+                                alpha: 1, accumulate: false, bias: option.bias, activation: option.silu ? .silu : .none,
+                                source: sourceType, weight: weightType, destination: destinationType)
+            let handle = MatmulPrimitive.createDescriptor(&operation, key: key, fuseActivation: option.silu, engine: context.engine)
+            if MatmulPrimitive.implementation(handle).hasPrefix("brg") || index == options.count - 1 {
+                chosen = (option, handle, cDesc)
+                break
+            }
+            dnnl_primitive_desc_destroy(handle)
+        }
+        let (option, handle, chosenC) = chosen!
+        defer { dnnl_primitive_desc_destroy(handle) }
+        implementation = MatmulPrimitive.implementation(handle)
+        post = option.post
+        var created: dnnl_primitive_t?
+        check(dnnl_primitive_create(&created, handle), "packed matmul primitive")
+        primitive = created!
+
+        var packedDesc = dnnl_primitive_desc_query_md(handle, dnnl_query_weights_md, 0)!.pointee
+        packed = UnsafeMutableRawPointer.allocate(byteCount: max(64, dnnl_memory_desc_get_size(&packedDesc)), alignment: 64)
+        var userDesc = descriptor(rows: k, columns: n, rowStride: 1, columnStride: ldw, type: .fp32)
+        var reorderDescriptor: dnnl_primitive_desc_t?
+        check(dnnl_reorder_primitive_desc_create(&reorderDescriptor, &userDesc, context.engine, &packedDesc, context.engine, nil),
+              "weight reorder descriptor")
+        defer { dnnl_primitive_desc_destroy(reorderDescriptor) }
+        var reorderPrimitive: dnnl_primitive_t?
+        check(dnnl_primitive_create(&reorderPrimitive, reorderDescriptor), "weight reorder")
+        reorder = reorderPrimitive!
+
+        func memory(_ desc: inout dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer? = nil) -> dnnl_memory_t {
+            var object: dnnl_memory_t?
+            check(dnnl_memory_create(&object, &desc, context.engine, handle), "memory object")
+            return object!
+        }
+        var cDesc = chosenC
+        a = memory(&aDesc)
+        b = memory(&packedDesc, packed)
+        c = memory(&cDesc)
+        bias = option.bias ? memory(&biasDesc) : nil
+        userWeights = memory(&userDesc)
+        packedWeights = b
+        product = option.fp32Product ? .allocate(capacity: m * n) : nil
+        var arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: a),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: b),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: c)]
+        if let bias { arguments.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: bias)) }
+        self.arguments = arguments
+        if let product { check(dnnl_memory_set_data_handle(c, product), "set C") }
+    }
+
+    deinit {
+        packed.deallocate()
+        product?.deallocate()
+    }
+
+    /// Reorders W [n, k] (fp32, row stride ldw) into the packed buffer.
+    public func pack(weights: UnsafePointer<Float>) {
+        check(dnnl_memory_set_data_handle(userWeights, UnsafeMutableRawPointer(mutating: weights)), "set W")
+        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: userWeights),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packedWeights)]
+        let status = arguments.withUnsafeBufferPointer { dnnl_primitive_execute(reorder, stream, 2, $0.baseAddress) }
+        check(status, "weight reorder")
+    }
+
+    /// C = A · Wᵀ (+ bias) (then SiLU) with the weights of the last `pack`.
+    public func run(a source: UnsafeRawPointer, bias biasValues: UnsafePointer<Float>?, c destination: UnsafeMutableRawPointer) {
+        check(dnnl_memory_set_data_handle(a, UnsafeMutableRawPointer(mutating: source)), "set A")
+        if product == nil { check(dnnl_memory_set_data_handle(c, destination), "set C") }
+        if let bias, let biasValues { check(dnnl_memory_set_data_handle(bias, UnsafeMutableRawPointer(mutating: biasValues)), "set bias") }
+        let status = arguments.withUnsafeBufferPointer {
+            dnnl_primitive_execute(primitive, stream, Int32($0.count), $0.baseAddress)
+        }
+        check(status, "packed matmul execution")
+        switch (post, product) {
+        case (.none, _):
+            break
+        case (_, let product?):   // bf16 destination from the fp32 product
+            precondition(ldc == n, "a bf16 C pass needs contiguous rows")
+            let out = destination.assumingMemoryBound(to: UInt16.self)
+            switch post {
+            case .biasSiLU: Elementwise.biasSiLUToBFloat16(out, product, bias: biasValues!, rows: m, columns: n)
+            case .silu: Elementwise.siluToBFloat16(out, product, count: m * n)
+            case .bias: Elementwise.toBFloat16(out, product, count: m * n)   // bias-only bf16 is not used by the MLP
+            case .none: break
+            }
+        case (_, nil):            // fp32 destination, in place
+            let out = destination.assumingMemoryBound(to: Float.self)
+            for row in 0..<m {
+                let values = out + row * ldc
+                switch post {
+                case .silu: Elementwise.silu(values, values, count: n)
+                case .biasSiLU: Elementwise.biasSiLU(values, activation: values, bias: biasValues!, rows: 1, columns: n)
+                case .bias: Elementwise.addBias(values, bias: biasValues!, rows: 1, columns: n)
+                case .none: break
+                }
+            }
+        }
+    }
+}

@@ -24,10 +24,11 @@ public final class MLPVelocityField: VelocityField {
         }
     }
 
-    /// The precision of `infer` (the sampler's rollouts and the reference's forward pass).
-    /// `.bf16` runs every Linear through oneDNN with bf16 weights and activations and fp32
-    /// accumulation, bias and output; θ stays fp32. `forward`/`backward` are always fp32.
-    public var inferencePrecision: Precision = .fp32
+    /// The precision of rollouts: the `infer` calls between `beginInference` and `endInference`
+    /// (`ODEIntegrator.sample`). `.bf16` runs every Linear through oneDNN with bf16 weights and
+    /// activations and fp32 accumulation, bias and output; θ stays fp32. Every other pass
+    /// (`forward`, `backward`, the reference's `infer`) is fp32.
+    public var rolloutPrecision: Precision = .fp32
 
     private let embedding: TimeEmbedding
     private let linears: [LinearTensors]    // [L + 1], input layer first
@@ -39,6 +40,9 @@ public final class MLPVelocityField: VelocityField {
     private let scratch16 = TypedWorkspace<UInt16>()   // bf16 activations of `infer`
     private let weights16 = TypedWorkspace<UInt16>()   // [P] bf16 copy of θ for bf16 `infer`
     private var weights16Source: UnsafePointer<Float>? // θ that `weights16` holds, between begin/endInference
+    private var session: UnsafePointer<Float>?          // θ of the running inference session (a rollout)
+    private var sessionNumber = 0                       // counts beginInference calls
+    private var packs: [PackKey: PackedLayers] = [:]    // oneDNN matmuls with packed weights, per batch and precision
     private var savedBatch = 0              // B of the last `forward`; 0 before the first
 
     public init(_ spec: MLPArchitecture) {
@@ -117,7 +121,11 @@ public final class MLPVelocityField: VelocityField {
         let time = t[0]
         var shared = true
         for i in 1..<batch where t[i] != time { shared = false; break }
-        if inferencePrecision == .bf16 {
+        let rollout = session == parameters
+        let half = rollout && rolloutPrecision == .bf16
+        if shared, rollout, half || gemmBackends.contains(.onednn) {
+            inferPacked(parameters, time: time, x: x, batch: batch, output: output)
+        } else if half {
             inferBFloat16(parameters, t: t, x: x, batch: batch, output: output, sharedTime: shared)
         } else if shared {
             inferSharedTime(parameters, time: time, x: x, batch: batch, output: output)
@@ -128,15 +136,19 @@ public final class MLPVelocityField: VelocityField {
         }
     }
 
-    /// Converts θ to bf16 once for the `infer` calls until `endInference` (with bf16
-    /// inference); θ must not change in between.
+    /// Starts a rollout with θ, which must not change until `endInference`: the rollout's
+    /// oneDNN layers (all of them in bf16) reorder their weights once, into oneDNN's packed
+    /// layout (and bf16), at the first `infer` of each batch size, and reuse them after.
     public func beginInference(_ parameters: UnsafePointer<Float>) {
-        guard inferencePrecision == .bf16 else { return }
-        Elementwise.toBFloat16(weights16.reserve(layout.count), parameters, count: layout.count)
-        weights16Source = parameters
+        session = parameters
+        sessionNumber += 1
+        weights16Source = nil
     }
 
-    public func endInference() { weights16Source = nil }
+    public func endInference() {
+        session = nil
+        weights16Source = nil
+    }
 
     public func backward(parameterGradient: UnsafeMutablePointer<Float>,
                          inputGradient: UnsafeMutablePointer<Float>?,
@@ -266,6 +278,71 @@ public final class MLPVelocityField: VelocityField {
         }
     }
 
+    /// A rollout's pass inside an inference session: like `inferSharedTime`, with every oneDNN
+    /// layer (every layer in bf16) a `PackedMatmul` whose weights were packed once this session.
+    private func inferPacked(_ parameters: UnsafePointer<Float>, time: Float, x: UnsafePointer<Float>,
+                             batch: Int, output: UnsafeMutablePointer<Float>) {
+        let (d, e, h) = (spec.dimension, spec.timeEmbedding, spec.hidden)
+        let half = rolloutPrecision == .bf16
+        let layers = packedLayers(batch: batch)
+        if layers.session != sessionNumber {
+            for (layer, packed) in layers.matmuls.enumerated() { packed?.pack(weights: parameters + linears[layer].weight) }
+            layers.session = sessionNumber
+        }
+        let floats = scratch.reserve(2 * batch * h + 2 * max(h, d) + e)
+        let firstBias = floats + 2 * batch * h
+        sharedFirstBias(parameters, time: time, embeddingRow: firstBias + max(h, d), into: firstBias)
+        let halves = scratch16.reserve(batch * d + 2 * batch * h)
+        var input = UnsafeRawPointer(x), inputWidth = d
+        if half {
+            Elementwise.toBFloat16(halves, x, count: batch * d)
+            input = UnsafeRawPointer(halves)
+        }
+        for layer in 0...spec.depth {
+            let linear = linears[layer]
+            let last = layer == spec.depth
+            let bias = layer == 0 ? UnsafePointer(firstBias) : parameters + linear.bias
+            let out: UnsafeMutableRawPointer = last ? UnsafeMutableRawPointer(output)
+                : half ? UnsafeMutableRawPointer(halves + batch * d + (layer % 2) * batch * h)
+                : UnsafeMutableRawPointer(floats + (layer % 2) * batch * h)
+            if let packed = layers.matmuls[layer] {
+                packed.run(a: input, bias: bias, c: out)
+            } else {   // an OpenBLAS layer of an fp32 rollout
+                let pre = out.assumingMemoryBound(to: Float.self)
+                linearForward(layer, parameters, input: input.assumingMemoryBound(to: Float.self), lda: inputWidth,
+                              weightColumns: layer == 0 ? d : h, bias: bias, batch: batch,
+                              preactivation: pre, activation: last ? nil : pre)
+            }
+            input = UnsafeRawPointer(out)
+            inputWidth = h
+        }
+    }
+
+    /// The packed matmuls of a rollout pass over `batch` rows at the current precision
+    /// (nil for the OpenBLAS layers of an fp32 rollout), created on first use.
+    private func packedLayers(batch: Int) -> PackedLayers {
+        let key = PackKey(batch: batch, precision: rolloutPrecision, backends: gemmBackends)
+        if let layers = packs[key] { return layers }
+        let half = rolloutPrecision == .bf16
+        let type: OneDNN.ElementType = half ? .bf16 : .fp32
+        let matmuls = linears.enumerated().map { layer, linear -> PackedMatmul? in
+            guard half || gemmBackends[layer] == .onednn else { return nil }
+            let last = layer == spec.depth
+            let k = layer == 0 ? spec.dimension : linear.inFeatures
+            return PackedMatmul(m: batch, n: linear.outFeatures, k: k, lda: k, sourceType: type, weightType: type,
+                                ldw: linear.inFeatures, hasBias: true, activation: last ? .none : .silu,
+                                ldc: linear.outFeatures, destinationType: last ? .fp32 : type)
+        }
+        let layers = PackedLayers(matmuls: matmuls)
+        packs[key] = layers
+        return layers
+    }
+
+    /// The oneDNN implementation each packed rollout layer runs (for benchmarks and logs).
+    public func rolloutImplementations(batch: Int) -> [String] {
+        packedLayers(batch: batch).matmuls.map { $0?.implementation ?? "openblas" }
+    }
+
     /// `infer` in bf16 through oneDNN: x (or concat(x, e)) converted once, hidden activations
     /// bf16 with bias and SiLU fused, the last layer's output fp32.
     private func inferBFloat16(_ parameters: UnsafePointer<Float>, t: UnsafePointer<Float>, x: UnsafePointer<Float>,
@@ -273,6 +350,7 @@ public final class MLPVelocityField: VelocityField {
         let (d, e, h) = (spec.dimension, spec.timeEmbedding, spec.hidden)
         if weights16Source != parameters {
             Elementwise.toBFloat16(weights16.reserve(layout.count), parameters, count: layout.count)
+            weights16Source = session == parameters ? parameters : nil   // reused until endInference
         }
         let weights = UnsafePointer(weights16.base)
         let first = linears[0]
@@ -327,6 +405,18 @@ public final class MLPVelocityField: VelocityField {
             lda = h
         }
     }
+}
+
+private struct PackKey: Hashable {
+    var batch: Int
+    var precision: Precision
+    var backends: [GEMMBackend]
+}
+
+private final class PackedLayers {
+    let matmuls: [PackedMatmul?]   // [L + 1]
+    var session = -1               // the inference session whose θ they hold
+    init(matmuls: [PackedMatmul?]) { self.matmuls = matmuls }
 }
 
 /// Which pass `MLPVelocityField.matrixProducts` describes.

@@ -48,6 +48,7 @@ public struct StepBenchReport: Codable, Sendable {
         public var transposeA, transposeB: Bool
         public var backend: String
         public var precision: String
+        public var packed: Bool            // oneDNN weights reordered once (rollout layers)
         public var callsPerStep: Int
         public var gflops: Double          // measured rate of this product alone
     }
@@ -107,7 +108,7 @@ public enum StepBench {
             precondition(backends.count == spec.depth + 1, "give one GEMM backend per Linear (\(spec.depth + 1))")
             model.gemmBackends = backends
         }
-        model.inferencePrecision = settings.rolloutPrecision
+        model.rolloutPrecision = settings.rolloutPrecision
         var reference = [Float](repeating: 0, count: model.layout.count)
         model.initialize(&reference, seed: UInt64(settings.seed))
 
@@ -144,22 +145,25 @@ public enum StepBench {
         let n = settings.batchPerRank, b = settings.microbatch, microbatches = n / b
         let backends = model.gemmBackends
         var products: [StepBenchReport.Product] = []
-        func add(_ list: [MatrixProduct], precision: Precision, times: Int) {
+        func add(_ list: [MatrixProduct], precision: Precision, times: Int, rollout: Bool = false) {
             for p in list {
                 // The shared-t embedding row (m = 1) is an fp32 OpenBLAS product in every mode.
                 let precision = p.m == 1 ? Precision.fp32 : precision
                 let backend = p.m == 1 ? GEMMBackend.openblas : precision == .bf16 ? GEMMBackend.onednn : backends[p.layer]
+                let packed = rollout && backend == .onednn && p.m > 1
                 if let index = products.firstIndex(where: { $0.m == p.m && $0.n == p.n && $0.k == p.k && $0.transposeA == p.transposeA
                                                       && $0.transposeB == p.transposeB && $0.backend == backend.rawValue
-                                                      && $0.precision == precision.rawValue }) {
+                                                      && $0.precision == precision.rawValue && $0.packed == packed }) {
                     products[index].callsPerStep += times
                 } else {
                     products.append(.init(m: p.m, n: p.n, k: p.k, transposeA: p.transposeA, transposeB: p.transposeB,
-                                          backend: backend.rawValue, precision: precision.rawValue, callsPerStep: times, gflops: 0))
+                                          backend: backend.rawValue, precision: precision.rawValue, packed: packed,
+                                          callsPerStep: times, gflops: 0))
                 }
             }
         }
-        add(model.matrixProducts(batch: n, pass: .inferSharedTime), precision: settings.rolloutPrecision, times: settings.solverSteps)
+        add(model.matrixProducts(batch: n, pass: .inferSharedTime), precision: settings.rolloutPrecision,
+            times: settings.solverSteps, rollout: true)
         add(model.matrixProducts(batch: b, pass: .forward), precision: .fp32, times: microbatches * (settings.alpha > 0 ? 2 : 1))
         add(model.matrixProducts(batch: b, pass: .backward), precision: .fp32, times: microbatches)
         var flops = 0.0, limit = 0.0, peak = 0.0
@@ -204,7 +208,8 @@ public enum StepBench {
             gradientFloats: model.layout.count,
             baselineRSSBytes: baselineRSS, peakRSSBytes: peakRSS,
             theoreticalBytes: theoreticalBytes(spec: spec, parameters: model.layout.count, n: n, b: b,
-                                               bf16: settings.rolloutPrecision == .bf16),
+                                               bf16: settings.rolloutPrecision == .bf16,
+                                               packedFP32: settings.rolloutPrecision == .fp32 && backends.contains(.onednn)),
             rewardCurve: rewardCurve, sampleDeviation: deviation)
     }
 
@@ -218,12 +223,12 @@ public enum StepBench {
             noise.withUnsafeMutableBufferPointer { stream.fillNormal($0.baseAddress! + i * d, count: d) }
         }
         let integrator = ODEIntegrator(.euler(steps: solverSteps))
-        let precision = model.inferencePrecision
-        defer { model.inferencePrecision = precision }
+        let precision = model.rolloutPrecision
+        defer { model.rolloutPrecision = precision }
         var single = noise, half = noise
-        model.inferencePrecision = .fp32
+        model.rolloutPrecision = .fp32
         _ = try integrator.sample(model: model, parameters: parameters, noise: &single, batch: batch)
-        model.inferencePrecision = .bf16
+        model.rolloutPrecision = .bf16
         _ = try integrator.sample(model: model, parameters: parameters, noise: &half, batch: batch)
         var sum = 0.0, largest = 0.0, mean = 0.0, squares = 0.0
         for i in single.indices {
@@ -245,14 +250,16 @@ public enum StepBench {
     }
 
     /// Bytes the step must hold: θ three times (policy, sampler, reference), the gradient and
-    /// Adam's two moments (6P floats), the bf16 copy of θ (2P bytes) when rolling out in bf16,
-    /// the MLP's saved activations and their gradients, the inference scratch, the Euler
-    /// integrator's three [n, D] buffers, the online samples and the microbatch's eight [b, D].
-    public static func theoreticalBytes(spec: MLPArchitecture, parameters p: Int, n: Int, b: Int, bf16: Bool) -> Double {
+    /// Adam's two moments (6P floats), the rollout's packed copy of the sampler's weights (2P
+    /// bytes in bf16, 4P in fp32 through oneDNN), the MLP's saved activations and their
+    /// gradients, the inference scratch, the Euler integrator's three [n, D] buffers, the
+    /// online samples and the microbatch's eight [b, D].
+    public static func theoreticalBytes(spec: MLPArchitecture, parameters p: Int, n: Int, b: Int, bf16: Bool,
+                                        packedFP32: Bool = false) -> Double {
         let (d, e, h, l) = (spec.dimension, spec.timeEmbedding, spec.hidden, spec.depth)
         let activations = b * (2 * e + d + 2 * l * h)
         let floats = 6 * p + 2 * activations + b + 2 * b * h + max(activations, 2 * n * h) + 3 * n * d + n * d + 2 * n + 8 * b * d + b
-        return Double(4 * floats + (bf16 ? 2 * p + 2 * n * (d + 2 * h) : 0))
+        return Double(4 * floats + (bf16 ? 2 * p + 2 * n * (d + 2 * h) : 0) + (packedFP32 ? 4 * p : 0))
     }
 
     /// Best rate (FLOP/s) of one product over repeated runs, on fresh buffers.
@@ -269,8 +276,14 @@ public enum StepBench {
         Elementwise.toBFloat16(b16, bb, count: bCount)
         let lda = p.transposeA ? p.m : p.k, ldb = p.transposeB ? p.k : p.n
         let backend = GEMMBackend(rawValue: p.backend) ?? .openblas
+        let type: OneDNN.ElementType = p.precision == Precision.bf16.rawValue ? .bf16 : .fp32
+        let packed = p.packed ? PackedMatmul(m: p.m, n: p.n, k: p.k, lda: p.k, sourceType: type, weightType: type, ldw: p.k,
+                                             hasBias: false, activation: .none, ldc: p.n, destinationType: .fp32) : nil
+        packed?.pack(weights: bb)
         func once() {
-            if p.precision == Precision.bf16.rawValue {
+            if let packed {
+                packed.run(a: type == .bf16 ? UnsafeRawPointer(a16) : UnsafeRawPointer(a), bias: nil, c: c)
+            } else if p.precision == Precision.bf16.rawValue {
                 OneDNN.matmul(transposeA: p.transposeA, transposeB: p.transposeB, m: p.m, n: p.n, k: p.k,
                               a: a16, lda: lda, sourceType: .bf16, b: b16, ldb: ldb, weightType: .bf16,
                               c: c, ldc: p.n)
@@ -281,14 +294,16 @@ public enum StepBench {
         }
         once()
         let work = 2 * Double(p.m * p.n * p.k)
-        // Repetitions: about 0.15 s of work at 100 GFLOP/s, at least 5.
-        let repetitions = max(5, min(2000, Int(1.5e10 / work)))
         // CPU time, like the step's: the product's own cost, whatever else shares the machine.
+        // Groups of calls of ≥ ~1 ms each (the CPU clock is coarse), about 0.15 s in all.
+        let inner = max(1, Int(1e8 / work))
+        let groups = max(5, min(200, Int(1.5e10 / (work * Double(inner)))))
         var best = Double.infinity
-        for _ in 0..<repetitions {
+        for _ in 0..<groups {
             let start = PhaseClock.processCPUSeconds()
-            once()
-            best = min(best, PhaseClock.processCPUSeconds() - start)
+            for _ in 0..<inner { once() }
+            let elapsed = (PhaseClock.processCPUSeconds() - start) / Double(inner)
+            if elapsed > 0 { best = min(best, elapsed) }
         }
         return work / best
     }
@@ -348,7 +363,7 @@ extension StepBenchReport {
                             peakGFLOPs, 100 * fractionOfPeak, limitSeconds * 1e3, 100 * fractionOfLimit, 100 * fractionOfLimitCPU))
         for p in products {
             let shape = "\(p.m)×\(p.n)×\(p.k)".padding(toLength: 16, withPad: " ", startingAt: 0)
-            lines.append("  \(shape) \(p.transposeA ? "T" : "N")\(p.transposeB ? "T" : "N") \(p.backend.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.precision) ×\(p.callsPerStep)"
+            lines.append("  \(shape) \(p.transposeA ? "T" : "N")\(p.transposeB ? "T" : "N") \(p.backend.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.precision)\(p.packed ? " packed" : "") ×\(p.callsPerStep)"
                          + String(format: "  %6.1f GFLOP/s", p.gflops))
         }
         lines.append(String(format: "allreduce of %d floats: %.3f ms alone (after a barrier, slowest rank), %.3f ms in the step (with waiting)",
