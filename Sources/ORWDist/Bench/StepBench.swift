@@ -94,6 +94,7 @@ public struct SampleDeviation: Codable, Sendable {
     public var meanAbsolute: Double     // mean over all elements of |x_bf16 − x_fp32|
     public var maxAbsolute: Double
     public var sampleStd: Double        // std of the fp32 samples, for scale
+    public var meanDisplacement: Double // mean |x_fp32 − noise|: how far the rollout moved the samples
     public var rewardMeanFP32: Double
     public var rewardMeanBF16: Double
 }
@@ -230,8 +231,9 @@ public enum StepBench {
         _ = try integrator.sample(model: model, parameters: parameters, noise: &single, batch: batch)
         model.rolloutPrecision = .bf16
         _ = try integrator.sample(model: model, parameters: parameters, noise: &half, batch: batch)
-        var sum = 0.0, largest = 0.0, mean = 0.0, squares = 0.0
+        var sum = 0.0, largest = 0.0, mean = 0.0, squares = 0.0, displacement = 0.0
         for i in single.indices {
+            displacement += Double(abs(single[i] - noise[i]))
             let difference = Double(abs(half[i] - single[i]))
             sum += difference
             largest = max(largest, difference)
@@ -246,6 +248,7 @@ public enum StepBench {
         }
         return SampleDeviation(meanAbsolute: sum / count, maxAbsolute: largest,
                                sampleStd: max(0, squares / count - (mean / count) * (mean / count)).squareRoot(),
+                               meanDisplacement: displacement / count,
                                rewardMeanFP32: try meanReward(single), rewardMeanBF16: try meanReward(half))
     }
 
@@ -372,8 +375,8 @@ extension StepBenchReport {
                             peakRSSBytes / 1e6, baselineRSSBytes / 1e6, theoreticalBytes / 1e6, peakRSSBytes / theoreticalBytes,
                             (peakRSSBytes - baselineRSSBytes) / theoreticalBytes))
         if let deviation = sampleDeviation {
-            lines.append(String(format: "bf16 vs fp32 rollout from the same noise: mean |Δx| %.3g, max |Δx| %.3g (sample std %.3g); reward %.5g vs %.5g",
-                                deviation.meanAbsolute, deviation.maxAbsolute, deviation.sampleStd,
+            lines.append(String(format: "bf16 vs fp32 rollout from the same noise: mean |Δx| %.3g, max |Δx| %.3g (sample std %.3g, mean |x1 − x0| %.3g); reward %.5g vs %.5g",
+                                deviation.meanAbsolute, deviation.maxAbsolute, deviation.sampleStd, deviation.meanDisplacement,
                                 deviation.rewardMeanBF16, deviation.rewardMeanFP32))
         }
         return lines.joined(separator: "\n")
