@@ -40,6 +40,7 @@ public struct TrainingRun {
         try config.validate(worldSize: world.size)
         let base = try BaseModel.load(config.baseModel, seed: UInt64(config.seed), world: world, log: log)
         let model = base.architecture.makeModel()
+        config.configureKernels(of: model)
         let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size)
         let directory = world.isRoot ? try RunDirectory(path: config.runDirectory) : nil
         try directory?.writeConfig(config.tomlText())
