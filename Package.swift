@@ -27,12 +27,18 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        // oneDNN ships no pkg-config file: the module map links -ldnnl, the header is on the
+        // default path (<oneapi/dnnl/dnnl.h>).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+
+        // MARK: C kernels: element-wise loops cloned per instruction set (AVX-512, AVX2, baseline)
+        .target(name: "CKernels"),
 
         // MARK: C shim over MPI: plain C in, plain C out; no MPI type reaches Swift
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
 
         // MARK: Swift modules
-        .target(name: "ORWCore", dependencies: ["CBLAS"]),
+        .target(name: "ORWCore", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
         .target(name: "ORWData", dependencies: ["ORWCore", "CZlib"]),
         .target(name: "ORWRewards", dependencies: ["ORWCore", "CTurboJPEG"]),
         .target(name: "ORWDist", dependencies: [

@@ -60,7 +60,11 @@ struct RunFlags: ParsableArguments {
 /// a job of several ranks the failing rank aborts the whole job (exit 1), so no other rank waits
 /// forever in a collective. The statuses are `ExitStatus`'s, listed in the README.
 func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> Void) throws {
-    let logLevel = options.logLevel
+    try launch(logLevel: options.logLevel, quiet: options.quiet, body)
+}
+
+/// `launch` for a subcommand without config options: the log level and quietness given.
+func launch(logLevel: String, quiet: Bool = false, _ body: (any Communicator, Log) throws -> Void) throws {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardOutput(label: label)
         handler.logLevel = .trace
@@ -76,7 +80,7 @@ func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> 
         FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
         throw ExitCode.failure
     }
-    let log = Log(rank: world.rank, level: level, progress: .detect(quiet: options.quiet))
+    let log = Log(rank: world.rank, level: level, progress: .detect(quiet: quiet))
     do {
         try body(world, log)
     } catch let error as ConfigError {

@@ -12,6 +12,6 @@ struct Orwdist: ParsableCommand {
         orwdist runs as a single rank.
         """,
         version: OrwdistVersion.current,
-        subcommands: [Train.self, Pretrain.self, Sample.self, Report.self, Inspect.self, Classifier.self, Info.self]
+        subcommands: [Train.self, Pretrain.self, Sample.self, Report.self, Inspect.self, Classifier.self, Bench.self, Info.self]
     )
 }

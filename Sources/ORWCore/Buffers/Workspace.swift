@@ -1,8 +1,8 @@
-/// A flat Float buffer that grows to the largest size asked for and is then reused, so the
+/// A flat buffer that grows to the largest size asked for and is then reused, so the
 /// activations of a training step cost no allocation once the largest batch has been seen.
 /// The contents after a `reserve` that grew are unspecified.
-final class Workspace {
-    private(set) var base: UnsafeMutablePointer<Float>
+final class TypedWorkspace<Element> {
+    private(set) var base: UnsafeMutablePointer<Element>
     private(set) var capacity: Int
 
     init() {
@@ -12,8 +12,8 @@ final class Workspace {
 
     deinit { base.deallocate() }
 
-    /// Makes room for at least `count` floats and returns the start of the buffer.
-    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// Makes room for at least `count` elements and returns the start of the buffer.
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Element> {
         if count > capacity {
             base.deallocate()
             base = .allocate(capacity: count)
@@ -22,3 +22,6 @@ final class Workspace {
         return base
     }
 }
+
+/// Float activations and their gradients.
+typealias Workspace = TypedWorkspace<Float>

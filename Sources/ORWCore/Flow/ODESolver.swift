@@ -143,6 +143,8 @@ public final class ODEIntegrator {
             timesCapacity = chunk
         }
         let t = times
+        model.beginInference(parameters)
+        defer { model.endInference() }
         return try integrate(x, batch: batch, dimension: dimension, from: t0, to: t1) { time, state, velocity in
             t.update(repeating: time, count: chunk)                  // [chunk] every sample at `time`
             for first in stride(from: 0, to: batch, by: chunk) {

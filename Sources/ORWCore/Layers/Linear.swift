@@ -31,10 +31,7 @@ public enum Linear {
         BLAS.sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch,
                    alpha: 1, a: outputGradient, lda: outFeatures, b: input, ldb: inFeatures,
                    beta: 1, c: weightGradient, ldc: inFeatures)
-        for row in 0..<batch {
-            let dy = outputGradient + row * outFeatures
-            for o in 0..<outFeatures { biasGradient[o] += dy[o] }
-        }
+        Elementwise.columnSum(biasGradient, outputGradient, rows: batch, columns: outFeatures)
         if let inputGradient {
             BLAS.sgemm(transposeA: false, transposeB: false, m: batch, n: inFeatures, k: outFeatures,
                        alpha: 1, a: outputGradient, lda: outFeatures, b: weight, ldb: inFeatures,

@@ -1,6 +1,5 @@
-import Foundation
-
 /// SiLU (swish), PyTorch's `nn.SiLU`: y = x · σ(x), applied elementwise. N = number of elements.
+/// σ uses a polynomial exp (relative error < 2e-7; `Elementwise`).
 public enum SiLU {
     /// y [N] = x [N] · σ(x [N]). Overwrites y.
     public static func forward(
@@ -8,10 +7,7 @@ public enum SiLU {
         input: UnsafePointer<Float>,          // [N]
         count: Int
     ) {
-        for i in 0..<count {
-            let x = input[i]
-            output[i] = x / (1 + exp(-x))
-        }
+        Elementwise.silu(output, input, count: count)
     }
 
     /// dx += dy · σ(x) · (1 + x · (1 − σ(x))), the derivative of x · σ(x).
@@ -21,10 +17,6 @@ public enum SiLU {
         input: UnsafePointer<Float>,                 // [N]
         count: Int
     ) {
-        for i in 0..<count {
-            let x = input[i]
-            let sigmoid = 1 / (1 + exp(-x))
-            inputGradient[i] += outputGradient[i] * sigmoid * (1 + x * (1 - sigmoid))
-        }
+        Elementwise.siluBackward(inputGradient, outputGradient, input, count: count, accumulate: true)
     }
 }

@@ -32,6 +32,18 @@ public protocol VelocityField: AnyObject {
     /// of the last `forward` intact.
     func infer(_ parameters: UnsafePointer<Float>, t: UnsafePointer<Float>, x: UnsafePointer<Float>,
                batch: Int, output: UnsafeMutablePointer<Float>)
+
+    /// Announces a series of `infer` calls with the same θ [P] (a rollout), which must not
+    /// change until `endInference`: a model may prepare θ once (e.g. convert it to bf16).
+    func beginInference(_ parameters: UnsafePointer<Float>)
+
+    /// Ends what `beginInference` started.
+    func endInference()
+}
+
+extension VelocityField {
+    public func beginInference(_ parameters: UnsafePointer<Float>) {}
+    public func endInference() {}
 }
 
 /// The supported architectures, as recorded in checkpoints: JSON `{"type": "mlp", …fields}`.

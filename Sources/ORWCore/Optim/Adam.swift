@@ -52,15 +52,14 @@ public final class Adam {
         let decay = Float(1 - Double(learningRate) * Double(weightDecay))
         let coupledDecay = decoupled ? 0 : weightDecay
         let (beta1, beta2, epsilon, decoupled) = (beta1, beta2, epsilon, decoupled)
+        guard let p = parameters.baseAddress, let g = gradients.baseAddress else { return }
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
-                for i in 0..<m.count {
-                    if decoupled { parameters[i] *= decay }
-                    let g = gradients[i] + coupledDecay * parameters[i]
-                    m[i] = beta1 * m[i] + (1 - beta1) * g
-                    v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                    parameters[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2 + epsilon)
-                }
+                // Vectorised in C (Elementwise); the same formulas as above, element by element.
+                Elementwise.adam(parameters: p, gradients: g, m: m.baseAddress!, v: v.baseAddress!, count: m.count,
+                                 beta1: beta1, beta2: beta2, epsilon: epsilon, stepSize: stepSize,
+                                 correction2: correction2, decay: decay, coupledDecay: coupledDecay,
+                                 decoupled: decoupled)
             }
         }
     }

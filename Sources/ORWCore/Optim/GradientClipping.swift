@@ -4,13 +4,12 @@
 /// A non-finite n leaves the gradients untouched; the caller decides what to do with the step.
 @discardableResult
 public func clipGradientNorm(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float) -> Float {
-    var sumOfSquares = 0.0
-    for g in gradients { sumOfSquares += Double(g) * Double(g) }
-    let norm = Float(sumOfSquares.squareRoot())
+    guard let base = gradients.baseAddress else { return 0 }
+    let norm = Float(Elementwise.sumOfSquares(base, count: gradients.count).squareRoot())
     guard maxNorm > 0, maxNorm.isFinite, norm.isFinite else { return norm }
     let scale = maxNorm / (norm + 1e-6)
     if scale < 1 {
-        for i in gradients.indices { gradients[i] *= scale }
+        Elementwise.scale(base, by: scale, count: gradients.count)
     }
     return norm
 }

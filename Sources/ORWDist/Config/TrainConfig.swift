@@ -32,6 +32,9 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
     public var solverSteps = 20
     public var relativeTolerance = 1e-4
     public var absoluteTolerance = 1e-4
+    public var rolloutPrecision = Precision.fp32
+    // [model]
+    public var gemm = GEMMBackend.openblas
     // [batch]
     public var globalBatch = 256
     public var microbatch = 64
@@ -66,6 +69,8 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         .int("sampler.steps", \.solverSteps, "Fixed steps of euler/heun/rk4."),
         .double("sampler.rtol", \.relativeTolerance, "Relative tolerance of dopri5."),
         .double("sampler.atol", \.absoluteTolerance, "Absolute tolerance of dopri5."),
+        .choice("sampler.precision", \.rolloutPrecision, "Precision of the rollouts' forward passes: bf16 runs them through oneDNN (bf16 weights and activations, fp32 accumulation; θ, training and the reference stay fp32). BENCHMARKS.md has the speed and the deviation."),
+        .choice("model.gemm", \.gemm, "GEMM backend of every Linear: openblas (its speed depends on the core it detects; OPENBLAS_CORETYPE overrides) or onednn (packed rollout weights, fused bias and SiLU)."),
         .int("batch.global", \.globalBatch, "B, online samples per step over all ranks."),
         .int("batch.micro", \.microbatch, "b, samples per microbatch, the unit of work; B must be a multiple of b × ranks."),
         .int("batch.steps_per_epoch", \.stepsPerEpoch, "Optimiser steps per epoch; the sampler copies the policy at each epoch's start."),

@@ -8,6 +8,7 @@ struct DistributedOptimizer {
     var adam: Adam
     let schedule: LearningRateSchedule
     let clipNorm: Float
+    var clock: PhaseClock?   // set by benchmarks: times the allreduce apart from the update
 
     init(world: any Communicator, settings: OptimizerSettings, parameterCount: Int, totalSteps: Int) {
         self.world = world
@@ -28,8 +29,9 @@ struct DistributedOptimizer {
     mutating func step(parameters: inout [Float], gradientSums: inout [Float], globalBatch: Int, step: Int) throws
         -> (gradientNorm: Float, learningRate: Float) {
         try world.allreduceSum(&gradientSums)
+        clock?.lap(.allreduce)
         let scale = 1 / Float(globalBatch)
-        for i in gradientSums.indices { gradientSums[i] *= scale }
+        gradientSums.withUnsafeMutableBufferPointer { Elementwise.scale($0.baseAddress!, by: scale, count: $0.count) }
         let norm = gradientSums.withUnsafeMutableBufferPointer { clipGradientNorm($0, maxNorm: clipNorm) }
         let rate = schedule.rate(at: step)
         adam.step(parameters: &parameters, gradients: gradientSums, learningRate: rate)

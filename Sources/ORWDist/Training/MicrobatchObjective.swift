@@ -22,6 +22,7 @@ final class MicrobatchObjective {
     var outputGradient: [Float]   // [b, D] d(loss sum)/dv_θ
     var pathNoise: [Float]   // [b, D] ε of a path with σ > 0
     let couplingWorkspace = CouplingWorkspace()
+    var clock: PhaseClock?   // set by benchmarks: times pairing, forward passes, loss, backward
 
     init(model: any VelocityField, coupling: Coupling, path: ProbabilityPath, seed: UInt64, microbatch: Int) {
         self.model = model
@@ -62,13 +63,18 @@ final class MicrobatchObjective {
         coupling.pair(x0: &x0, x1: x1, batch: b, dimension: dimension, workspace: couplingWorkspace)
         path.sample(t: t, x0: x0, x1: x1, noise: path.sigma > 0 ? pathNoise : nil, batch: b, dimension: dimension,
                     xt: &xt, ut: &ut)
+        clock?.lap(.pairing)
         model.forward(policy, t: t, x: xt, batch: b, output: &velocity)
+        clock?.lap(.policyForward)
         if alpha > 0, let referenceParameters {
             model.infer(referenceParameters, t: t, x: xt, batch: b, output: &reference)
         }
+        clock?.lap(.referenceForward)
         let terms = orwLoss(velocity: velocity, target: ut, reference: alpha > 0 ? reference : nil, weights: weights,
                             alpha: alpha, batch: b, dimension: dimension, outputGradient: &outputGradient)
+        clock?.lap(.loss)
         model.backward(parameterGradient: gradient, inputGradient: nil, outputGradient: outputGradient, parameters: policy)
+        clock?.lap(.backward)
         return terms
     }
 }

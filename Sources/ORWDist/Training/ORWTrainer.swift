@@ -34,6 +34,11 @@ public final class ORWTrainer {
     /// Steps taken so far, over all epochs.
     public internal(set) var stepsTaken = 0
 
+    /// When set (by `orwdist bench step`), every phase of `step` is timed into it.
+    public var phaseClock: PhaseClock? {
+        didSet { objective.clock = phaseClock; optimizer.clock = phaseClock }
+    }
+
     public init(config: TrainConfig, world: any Communicator, model: any VelocityField,
                 reference: [Float], reward: any Reward, log: Log) {
         self.log = log
@@ -84,6 +89,7 @@ public final class ORWTrainer {
             }
         }
         _ = try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count)
+        phaseClock?.lap(.rollout)
 
         // 2. Rewards, black box. NaN or ±Inf stop the step (reward.on_invalid = "fail"), or get
         //    weight 0 in step 3 and are counted (reward.on_invalid = "drop").
@@ -92,6 +98,7 @@ public final class ORWTrainer {
                 try reward.score(x.baseAddress!, batch: r.count, dimension: dimension, into: r.baseAddress!)
             }
         }
+        phaseClock?.lap(.reward)
         try RewardStatistics.check(rewards, reward: reward, policy: config.reward.onInvalid, rank: world.rank, step: stepsTaken)
 
         // 3. Weights over the global batch.
@@ -105,6 +112,8 @@ public final class ORWTrainer {
                                + "and will stop the run. Set method.weighting = \"softmax\" (the same optimum, normalised over the batch).",
                                exponent, exponent))
         }
+
+        phaseClock?.lap(.weighting)
 
         // 4–5. Pair with fresh noise, loss, backward, microbatch by microbatch.
         for i in gradient.indices { gradient[i] = 0 }
@@ -124,6 +133,7 @@ public final class ORWTrainer {
         let (norm, rate) = try optimizer.step(parameters: &policy, gradientSums: &gradient,
                                               globalBatch: config.globalBatch, step: stepsTaken)
         stepsTaken += 1
+        phaseClock?.lap(.optimizer)
 
         // Global statistics of the batch, in two reductions.
         var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound]
@@ -132,6 +142,7 @@ public final class ORWTrainer {
         try world.allreduceSum(&sums)
         try world.allreduceMax(&extremes)
         let count = Double(config.globalBatch)
+        phaseClock?.lap(.metrics)
         let rewardStatistics = RewardStatistics(sums: Array(sums[3...]), extremes: extremes, reward: reward)
         return StepMetrics(
             epoch: epoch, step: stepsTaken, rewardMean: rewardStatistics.mean,

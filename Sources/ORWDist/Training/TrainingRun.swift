@@ -57,6 +57,7 @@ public struct TrainingRun {
                 file: "state.json", problem: "\(state.parameterCount) parameters, the reference has \(base.parameters.count)"))
         }
         let model = base.architecture.makeModel()
+        config.configureKernels(of: model)
         let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size, log: log)
 
         // Rank 0: the run directory, the reference written once, the store.
