@@ -9,11 +9,7 @@ import XCTest
 /// forced parameter mismatch. The yardstick is one uninterrupted 2-rank run: a resumed run on 2
 /// ranks must end with bitwise the same parameters, on 1 or 4 ranks within 1e-5.
 final class ResumeTests: XCTestCase {
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "orwdist-resume-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let scratch = scratchDirectory("resume-tests")
 
     /// 3 epochs × 8 steps; checkpoints every 4 steps, the newest 2 kept; hash check every 2.
     static let totalSteps = 24

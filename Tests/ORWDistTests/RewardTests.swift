@@ -9,11 +9,7 @@ import XCTest
 /// The rewards end to end: their config, the Fashion-MNIST classifier, and fine-tuning under
 /// real `mpirun -n 2` with external Python rewards — improving, misbehaving, invalid.
 final class RewardTests: XCTestCase {
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "orwdist-reward-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let scratch = scratchDirectory("reward-tests")
 
     /// Runs `orwdist ARGS` on `ranks` ranks (a plain process for 1).
     func orwdist(_ arguments: [String], ranks: Int = 1, timeout: Double = 600) throws -> ProcessResult {

@@ -39,3 +39,11 @@ public enum Linear {
         }
     }
 }
+
+/// Offsets of one `nn.Linear`'s tensors in a flat θ, and its sizes: what a model keeps per layer.
+struct LinearTensors {
+    let weight: Int       // offset of [out, in]
+    let bias: Int         // offset of [out]
+    let inFeatures: Int
+    let outFeatures: Int
+}

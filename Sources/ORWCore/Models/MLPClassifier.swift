@@ -16,7 +16,7 @@ public final class MLPClassifier {
     /// F, the width of `features`: the last hidden layer's activation.
     public var featureDimension: Int { spec.hidden.last ?? spec.inputDimension }
 
-    private let linears: [LinearSlot]        // [L + 1], input layer first
+    private let linears: [LinearTensors]        // [L + 1], input layer first
     private let saved = Workspace()          // activations of the last `forward`
     private let savedGradient = Workspace()  // their gradients during `backward`
     private let scratch = Workspace()        // activations of `infer`
@@ -28,12 +28,12 @@ public final class MLPClassifier {
                      "invalid classifier architecture \(spec)")
         self.spec = spec
         var layout = ParameterLayout()
-        var linears: [LinearSlot] = []
+        var linears: [LinearTensors] = []
         let widths = [spec.inputDimension] + spec.hidden + [spec.classes]
         for layer in 0..<(widths.count - 1) {
             let weight = layout.append("net.\(2 * layer).weight", shape: [widths[layer + 1], widths[layer]])
             let bias = layout.append("net.\(2 * layer).bias", shape: [widths[layer + 1]])
-            linears.append(LinearSlot(weight: weight.offset, bias: bias.offset,
+            linears.append(LinearTensors(weight: weight.offset, bias: bias.offset,
                                       inFeatures: widths[layer], outFeatures: widths[layer + 1]))
         }
         self.layout = layout
@@ -156,14 +156,6 @@ public struct ClassifierArchitecture: Codable, Equatable, Sendable {
         try container.encode(hidden, forKey: .hidden)
         try container.encode(classes, forKey: .classes)
     }
-}
-
-/// Offsets of one `nn.Linear`'s tensors in θ and its sizes.
-private struct LinearSlot {
-    let weight: Int       // offset of [out, in]
-    let bias: Int         // offset of [out]
-    let inFeatures: Int
-    let outFeatures: Int
 }
 
 /// Named views into one flat activation buffer for a batch of B: per hidden block l,

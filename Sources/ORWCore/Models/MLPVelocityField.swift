@@ -432,14 +432,6 @@ public struct MatrixProduct: Equatable, Sendable {
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 }
 
-/// Offsets of one `nn.Linear`'s tensors in θ and its sizes.
-private struct LinearTensors {
-    let weight: Int       // offset of [out, in]
-    let bias: Int         // offset of [out]
-    let inFeatures: Int
-    let outFeatures: Int
-}
-
 /// Named views into one flat activation buffer of the MLP for a batch of B, laid out as
 /// embedding [B, E], input [B, D + E], then per block l < L: preactivation [B, H], activation [B, H].
 /// The same layout serves the activations and their gradients.
