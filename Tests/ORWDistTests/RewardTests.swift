@@ -227,7 +227,8 @@ final class RewardTests: XCTestCase {
     }
 
     /// Each failure stops the 2-rank job within seconds with an error naming the rank and the
-    /// cause, and leaves what the run wrote before (reference.safetensors, config.toml) intact.
+    /// cause, and leaves what the run wrote before (reference.safetensors, config.toml, and the
+    /// last checkpoint, which still verifies) intact. Rank 1's child fails on its third batch.
     func testEachExternalFailureStopsTheJobWithItsOwnErrorAndKeepsTheRunDirectory() throws {
         let causes = [
             ("exit", ["exited with status 7", "misbehave: giving up"]),
@@ -241,7 +242,7 @@ final class RewardTests: XCTestCase {
             let run = Self.scratch + "/failure-\(failure)"
             let started = Date()
             let result = try fineTune(run, reward: ["reward.kind=\"external\"", "reward.command=\(toml(try misbehavingScorer(failure)))",
-                                                    "reward.timeout=2.0"])
+                                                    "reward.timeout=2.0", "checkpoint.every=1"])
             let seconds = Date().timeIntervalSince(started)
             print("\(failure): exit \(result.status) after \(String(format: "%.1f", seconds)) s: "
                   + (result.stderr.split(separator: "\n").first { $0.contains("error:") } ?? "no error line"))
@@ -256,6 +257,9 @@ final class RewardTests: XCTestCase {
             let config = try TrainConfig.load(path: run + "/config.toml")
             XCTAssertEqual(config.reward.kind, .external, "\(failure): config.toml intact")
             XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/final.safetensors"), failure)
+            let latest = try XCTUnwrap(CheckpointStore(run: run).latest(), "\(failure): a checkpoint before the failure")
+            // Step 2's checkpoint, or step 1's if the abort caught rank 0 writing step 2's.
+            XCTAssertTrue([1, 2].contains(try Checkpoint.read(from: latest).state.stepsTaken), "\(failure): the last checkpoint verifies")
         }
     }
 
