@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import ORWDist
 
@@ -87,6 +88,18 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(batch?.field, "batch.global")
         XCTAssertTrue(batch?.problem.contains("64 × 2") ?? false, batch?.description ?? "")
         XCTAssertNil(failure({ $0.globalBatch = 256; $0.microbatch = 64 }, worldSize: 4))
+    }
+
+    /// Every preset under examples/ reads without unknown fields and validates on 1 and 2 ranks.
+    func testEveryPresetLoadsAndValidates() throws {
+        let directory = Python.repositoryFile("examples")
+        let presets = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".toml") }
+        XCTAssertGreaterThanOrEqual(presets.count, 3, "presets in \(directory)")
+        for preset in presets {
+            let config = try TrainConfig.load(path: directory + "/" + preset)
+            try config.validate(worldSize: 1)
+            try config.validate(worldSize: 2)
+        }
     }
 
     func testDocumentationListsEveryField() {
