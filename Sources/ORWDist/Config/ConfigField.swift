@@ -32,39 +32,34 @@ public struct ConfigField<Config> {
 
 extension ConfigField {
     public static func double(_ key: String, _ path: WritableKeyPath<Config, Double>, _ help: String) -> Self {
-        ConfigField(key: key, help: help, read: { config, value in
-            guard let number = value.double ?? value.int.map(Double.init) else {
-                throw ConfigError(field: key, problem: "expected a number, got \(value)", fix: "write e.g. \(key.split(separator: ".").last!) = 0.5")
-            }
-            config[keyPath: path] = number
-        }, render: { "\($0[keyPath: path])" })
+        scalar(key, path, help, expected: "a number", example: "0.5", render: { "\($0)" }) { $0.double ?? $0.int.map(Double.init) }
     }
 
     public static func int(_ key: String, _ path: WritableKeyPath<Config, Int>, _ help: String) -> Self {
-        ConfigField(key: key, help: help, read: { config, value in
-            guard let number = value.int else {
-                throw ConfigError(field: key, problem: "expected a whole number, got \(value)", fix: "write e.g. \(key.split(separator: ".").last!) = 64")
-            }
-            config[keyPath: path] = number
-        }, render: { "\($0[keyPath: path])" })
+        scalar(key, path, help, expected: "a whole number", example: "64", render: { "\($0)" }) { $0.int }
     }
 
     public static func string(_ key: String, _ path: WritableKeyPath<Config, String>, _ help: String) -> Self {
-        ConfigField(key: key, help: help, read: { config, value in
-            guard let text = value.string else {
-                throw ConfigError(field: key, problem: "expected a string, got \(value)", fix: "quote the value: \(key.split(separator: ".").last!) = \"...\"")
-            }
-            config[keyPath: path] = text
-        }, render: { tomlString($0[keyPath: path]) })
+        scalar(key, path, help, expected: "a string", example: "\"...\"", render: tomlString) { $0.string }
     }
 
     public static func bool(_ key: String, _ path: WritableKeyPath<Config, Bool>, _ help: String) -> Self {
+        scalar(key, path, help, expected: "true or false", example: "true", render: { "\($0)" }) { $0.bool }
+    }
+
+    /// A field holding one TOML value: `extract` reads it, or the error names what was
+    /// `expected` and shows `example` as the fix.
+    private static func scalar<Value>(
+        _ key: String, _ path: WritableKeyPath<Config, Value>, _ help: String, expected: String, example: String,
+        render: @escaping (Value) -> String, extract: @escaping (TOMLValueConvertible) -> Value?
+    ) -> Self {
         ConfigField(key: key, help: help, read: { config, value in
-            guard let flag = value.bool else {
-                throw ConfigError(field: key, problem: "expected true or false, got \(value)", fix: "write \(key.split(separator: ".").last!) = true")
+            guard let parsed = extract(value) else {
+                throw ConfigError(field: key, problem: "expected \(expected), got \(value)",
+                                  fix: "write e.g. \(key.split(separator: ".").last!) = \(example)")
             }
-            config[keyPath: path] = flag
-        }, render: { "\($0[keyPath: path])" })
+            config[keyPath: path] = parsed
+        }, render: { render($0[keyPath: path]) })
     }
 
     public static func floats(_ key: String, _ path: WritableKeyPath<Config, [Float]>, _ help: String) -> Self {
