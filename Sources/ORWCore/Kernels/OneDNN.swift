@@ -78,7 +78,7 @@ private func descriptor(rows: Int, columns: Int, rowStride: Int, columnStride: I
 /// The CPU engine, its stream and the primitive cache. oneDNN objects are used from one thread
 /// at a time (a model object is not thread-safe, and neither is this).
 private final class Context: @unchecked Sendable {
-    nonisolated(unsafe) static let shared = Context()
+    static let shared = Context()
 
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t

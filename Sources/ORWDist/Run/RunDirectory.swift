@@ -19,7 +19,7 @@ public final class RunDirectory {
         }
         let metricsPath = "\(path)/metrics.jsonl"
         if !FileManager.default.fileExists(atPath: metricsPath) {
-            FileManager.default.createFile(atPath: metricsPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
         }
         guard let handle = FileHandle(forWritingAtPath: metricsPath) else {
             throw AtomicFile.WriteError(path: metricsPath, reason: "cannot open for appending")
