@@ -45,7 +45,7 @@ final class ObservabilityTests: XCTestCase {
     }
 
     /// The README's metrics.jsonl table: field → the kinds ("step", "epoch") whose lines carry it.
-    func documentedFields() throws -> [String: Set<String>] {
+    static func documentedFields() throws -> [String: Set<String>] {
         let readme = try String(contentsOfFile: Python.repositoryFile("README.md"), encoding: .utf8)
         var fields: [String: Set<String>] = [:]
         for row in readme.split(separator: "\n") where row.hasPrefix("| `") {
@@ -68,7 +68,7 @@ final class ObservabilityTests: XCTestCase {
 
     func testMetricsFileMatchesTheREADMEAndLogLinesArePlain() throws {
         let (run, result) = try shortRun("schema")
-        let documented = try documentedFields()
+        let documented = try Self.documentedFields()
         XCTAssertGreaterThanOrEqual(documented.count, 20, "the README's metrics table: \(documented)")
         let records = try lines(run)
         let steps = records.filter { $0["kind"] as? String == "step" }, epochs = records.filter { $0["kind"] as? String == "epoch" }
@@ -77,7 +77,8 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertEqual(records.count, steps.count + epochs.count, "every line is a step or an epoch")
         for (kind, group) in [("step", steps), ("epoch", epochs)] {
             let expected = Set(documented.filter { $0.value.contains(kind) }.keys)
-            let optional: Set = ["reward_components"]   // composite rewards only
+            // Composite rewards only; run.eval_classifier only (FeatureEvaluationTests checks those).
+            let optional: Set = ["reward_components", "feature_diversity", "class_entropy", "class_histogram", "fid", "fid_floor"]
             for record in group {
                 XCTAssertTrue(Set(record.keys).isSubset(of: expected), "\(kind) line has fields the README's table lacks: \(Set(record.keys).subtracting(expected))")
                 XCTAssertTrue(expected.subtracting(optional).isSubset(of: Set(record.keys)), "\(kind) line lacks documented fields: \(expected.subtracting(optional).subtracting(record.keys))")
@@ -170,6 +171,51 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertEqual(SVGChart.ticks(0.3, 9.2), [0, 2, 4, 6, 8, 10])
     }
 
+    // MARK: orwdist report
+
+    /// Runs with the feature metrics (run.eval_classifier) get their three charts; two runs or
+    /// more get the trade-off chart: a dot per run in its colour at its last (w2_bound,
+    /// reward_mean), joined in the order the runs were given.
+    func testReportChartsTheFeatureMetricsAndTheTradeOff() throws {
+        func run(_ name: String, alpha: Double, w2: [Double], reward: [Double], features: Bool) throws -> RunRecords {
+            let path = Self.scratch + "/synthetic-" + name
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try "[method]\nalpha = \(alpha)\n".write(toFile: path + "/config.toml", atomically: true, encoding: .utf8)
+            let lines = w2.indices.map { epoch in
+                "{\"kind\": \"epoch\", \"epoch\": \(epoch), \"step\": \(10 * epoch), \"reward_mean\": \(reward[epoch]), \"w2_bound\": \(w2[epoch])"
+                    + (features ? ", \"fid\": \(30 - epoch), \"fid_floor\": 4.5, \"feature_diversity\": 3.5, \"class_entropy\": 2.5, \"class_histogram\": [1, 2]" : "")
+                    + "}"
+            }
+            try lines.joined(separator: "\n").write(toFile: path + "/metrics.jsonl", atomically: true, encoding: .utf8)
+            return try RunRecords(path: path)
+        }
+        let greedy = try run("greedy", alpha: 0, w2: [0, 0.8, 1.6], reward: [0.1, 0.5, 0.9], features: true)
+        let middle = try run("middle", alpha: 1, w2: [0, 0.2, 0.3], reward: [0.1, 0.2, 0.3], features: true)
+        let plain = try run("plain", alpha: 2, w2: [0, 0.1], reward: [0.1, 0.15], features: false)
+        let featureCharts = ["FID in classifier feature space", "Feature diversity", "Predicted-class entropy (bits)"]
+        let tradeOff = "Final reward vs final W2-bound estimate"
+        func titles(_ runs: [RunRecords]) -> Set<String> { Set(HTMLReport(runs: runs).charts.map(\.chart.title)) }
+
+        XCTAssertTrue(titles([plain]).isDisjoint(with: featureCharts + [tradeOff]), "\(titles([plain]))")
+        XCTAssertTrue(Set(featureCharts).isSubset(of: titles([greedy])) && !titles([greedy]).contains(tradeOff), "\(titles([greedy]))")
+        let report = HTMLReport(runs: [greedy, middle, plain])
+        XCTAssertTrue(Set(featureCharts + [tradeOff]).isSubset(of: Set(report.charts.map(\.chart.title))))
+
+        let fid = try XCTUnwrap(report.charts.first { $0.chart.title == featureCharts[0] }?.chart)
+        XCTAssertEqual(fid.series.filter { $0.dashed && !$0.points.isEmpty }.map { $0.points.map(\.y) }, [[4.5, 4.5, 4.5], [4.5, 4.5, 4.5]], "the floors, dashed")
+        let chart = try XCTUnwrap(report.charts.first { $0.chart.title == tradeOff }?.chart)
+        let line = chart.series[0]
+        XCTAssertEqual(line.points.map(\.x), [1.6, 0.3, 0.1], "joined in the order given")
+        XCTAssertEqual(line.points.map(\.y), [0.9, 0.3, 0.15])
+        XCTAssertFalse(line.markers)
+        let svg = chart.svg
+        XCTAssertEqual(svg.components(separatedBy: "<circle class=\"point\"").count - 1, 3, "one dot per run")
+        for run in 0..<3 {
+            XCTAssertTrue(svg.contains("<circle class=\"point\" fill=\"\(report.color(run))\""), "run \(run)'s dot in its colour")
+        }
+        XCTAssertTrue(svg.contains("method.alpha = 0.0: reward mean: 0.9 at 1.6"), "each dot names its run")
+    }
+
     // MARK: orwdist report in headless Chromium
 
     func testReportOfASweepRendersInChromium() throws {
@@ -179,7 +225,7 @@ final class ObservabilityTests: XCTestCase {
         let runs = [try shortRun("sweep-alpha-0", alpha: 0).path, try shortRun("sweep-alpha-1", alpha: 1).path]
         let report = Self.scratch + "/report.html"
         let made = try orwdist(["report"] + runs + ["--out", report])
-        XCTAssertTrue(made.stdout.contains("2 run(s), 6 charts, 6 sample pictures"), made.stdout)
+        XCTAssertTrue(made.stdout.contains("2 run(s), 7 charts, 6 sample pictures"), made.stdout)
         let html = try String(contentsOfFile: report, encoding: .utf8)
         XCTAssertTrue(html.contains("method.alpha = 0.0") && html.contains("method.alpha = 1.0"), "runs labelled by the field that differs")
         let external = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
@@ -218,7 +264,7 @@ final class ObservabilityTests: XCTestCase {
             .replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
         let facts = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
         let charts = facts["charts"] as! [[String: Any]]
-        XCTAssertEqual(charts.count, 6, json)
+        XCTAssertEqual(charts.count, 7, json)
         for chart in charts { XCTAssertGreaterThan(chart["points"] as! Int, 0, "chart \(chart["title"]!) drew no data") }
         XCTAssertEqual(facts["images"] as? [Bool], Array(repeating: true, count: 6), "every sample picture decodes in the browser")
         XCTAssertEqual((facts["errors"] as? [String])?.count, 0, "page errors: \(json)")

@@ -1,6 +1,7 @@
 import CBLAS
 
-/// OpenBLAS, the default GEMM backend. The only file that imports cblas.
+/// OpenBLAS, the default GEMM backend, and the LAPACK routine it exports that the metrics need.
+/// The only file that imports cblas.
 public enum BLAS {
     /// OpenBLAS' build description (version, target core, threading).
     public static var configuration: String {
@@ -33,5 +34,40 @@ public enum BLAS {
                     transposeB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                     beta, c, blasint(ldc))
+    }
+
+    /// Row-major C[m, n] = alpha · op(A) · op(B) + beta · C in Float64; arguments as `sgemm`.
+    @inline(__always)
+    public static func dgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    beta, c, blasint(ldc))
+    }
+
+    /// The eigenvalues, ascending, of the symmetric matrix `matrix` [n, n] (LAPACK dsyev; only
+    /// its upper triangle is read). With `vectors`, `matrix` is overwritten by the orthonormal
+    /// eigenvectors, row i the eigenvector of eigenvalue i; without, its contents are destroyed.
+    /// nil when LAPACK reports failure (no convergence).
+    public static func symmetricEigen(_ matrix: inout [Double], n: Int, vectors: Bool) -> [Double]? {
+        precondition(matrix.count == n * n, "\(matrix.count) entries for a \(n) × \(n) matrix")
+        guard n > 0 else { return [] }
+        // Column-major, as LAPACK sees it, a symmetric matrix is itself, and the eigenvectors it
+        // writes as columns are our rows. The row-major upper triangle is LAPACK's lower one.
+        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
+        var size = blasint(n), stride = blasint(n), info = blasint(0), query = blasint(-1), optimal = 0.0
+        var values = [Double](repeating: 0, count: n)     // [n]
+        dsyev_(&jobz, &uplo, &size, &matrix, &stride, &values, &optimal, &query, &info, 1, 1)
+        guard info == 0 else { return nil }
+        var length = blasint(max(1, Int(optimal)))
+        var work = [Double](repeating: 0, count: Int(length))
+        dsyev_(&jobz, &uplo, &size, &matrix, &stride, &values, &work, &length, &info, 1, 1)
+        return info == 0 ? values : nil
     }
 }

@@ -14,6 +14,7 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
     public var seed = 0
     public var logEvery = 10
     public var evaluationSamples = 512
+    public var evaluationClassifier = ""
     public var hashCheckEvery = 10
     // [checkpoint]
     public var checkpointEvery = 50
@@ -57,6 +58,9 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         .int("run.seed", \.seed, "Seed of every random stream (sampling noise, x0, t); same seed, same run on any number of ranks."),
         .int("run.log_every", \.logEvery, "Write a metrics line every this many steps."),
         .int("run.eval_samples", \.evaluationSamples, "Samples drawn at each epoch's end for reward, diversity and the W2-bound estimate."),
+        .string("run.eval_classifier", \.evaluationClassifier,
+                "A Fashion-MNIST classifier .safetensors from `orwdist classifier train` (the files reward.classifier takes): each evaluation then also records "
+                + "feature_diversity, class_entropy, class_histogram and fid (to the test set) in its feature space, and fid_floor. \"\": off."),
         .int("run.hash_check_every", \.hashCheckEvery, "Every this many steps the ranks compare a hash of their parameters and stop on a mismatch (a gradient-sync bug); 0 disables."),
         .int("checkpoint.every", \.checkpointEvery, "Rank 0 writes RUN/checkpoints/step_XXXXXXXX every this many steps (and always at the end and on SIGUSR1/SIGTERM); 0: only then."),
         .int("checkpoint.keep", \.checkpointKeep, "Keep the newest this many checkpoints; older ones are deleted."),
@@ -84,6 +88,9 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         try require(checkpointEvery >= 0, "checkpoint.every", "must be ≥ 0, got \(checkpointEvery)", "use e.g. 50, or 0 for checkpoints only at the end and on signals")
         try require(checkpointKeep >= 1, "checkpoint.keep", "must be ≥ 1, got \(checkpointKeep)", "use e.g. 3")
         try require(evaluationSamples >= 2, "run.eval_samples", "must be ≥ 2 (diversity needs pairs)", "use e.g. 512")
+        try require(evaluationClassifier.isEmpty || FileManager.default.fileExists(atPath: evaluationClassifier), "run.eval_classifier",
+                    "\(evaluationClassifier) does not exist",
+                    "give the path of a classifier from `orwdist classifier train` (scripts/rewards/train-classifier prints one), or \"\" to leave the feature metrics off")
         try require(alpha.isFinite && alpha >= 0, "method.alpha", "must be a finite number ≥ 0, got \(alpha)", "use 0 for pure reward maximisation, 1 to stay near the base model")
         try require(tau.isFinite && tau > 0, "method.tau", "must be a finite number > 0, got \(tau)", "use e.g. tau = 1.0")
         try require(solverSteps >= 1, "sampler.steps", "must be ≥ 1, got \(solverSteps)", "use e.g. 20")
@@ -106,7 +113,7 @@ extension TrainConfig {
     /// Fields a resumed run may change: where it writes, what it logs and measures, and how it
     /// checkpoints. Every other field changes the arithmetic.
     public static let fieldsFreeOnResume: Set<String> = [
-        "run.directory", "run.log_every", "run.eval_samples", "run.hash_check_every", "checkpoint.every", "checkpoint.keep",
+        "run.directory", "run.log_every", "run.eval_samples", "run.eval_classifier", "run.hash_check_every", "checkpoint.every", "checkpoint.keep",
     ]
 
     /// The fields that decide the trained parameters, as `key = value` lines.

@@ -64,6 +64,18 @@ public struct HTMLReport {
                                         + series(\.epochs, x: "epoch", "sample_std", dashed: true, markers: true)),
                            "Mean pairwise distance between evaluation samples, and their per-dimension standard deviation. "
                            + "A fall toward 0 is mode collapse (expected with α = 0)."))
+            if runs.contains(where: { $0.epochs.contains { $0["fid"] != nil } }) {
+                charts += featureSpaceCharts
+            }
+            let ends = runs.map { Self.points(Array($0.epochs.suffix(1)), "w2_bound", "reward_mean") }   // [run][0 or 1 point]
+            if ends.filter({ !$0.isEmpty }).count >= 2 {
+                let tradeOff = [SVGChart.Series(color: "#999999", points: ends.flatMap { $0 }, label: "the runs in the order given")]
+                    + ends.indices.map { SVGChart.Series(color: color($0), points: ends[$0], markers: true, label: "\(labels[$0]): reward mean") }
+                charts.append((SVGChart(title: "Final reward vs final W2-bound estimate", xLabel: "W2-bound estimate at the last epoch", series: tradeOff),
+                               "One dot per run: the reward mean of its last evaluation (up) against its W2-bound estimate (right), "
+                               + "joined in the order the runs were given. Over runs given in order of α this is the paper's trade-off: "
+                               + "a smaller α buys reward with distance from the base."))
+            }
             charts.append((SVGChart(title: "Effective sample size", xLabel: "step", series: series(\.steps, x: "step", "effective_sample_size")),
                            "(Σw)²/Σw² of the reward weights over the global batch B: B when all weights are equal, "
                            + "1 when one sample takes all the weight (τ too high)."))
@@ -75,6 +87,23 @@ public struct HTMLReport {
                            "(1/B) Σ ‖v_θ − u_t‖²/D of conditional flow matching on the data."))
         }
         return charts
+    }
+
+    /// The charts of `run.eval_classifier`'s metrics, for runs that recorded them.
+    var featureSpaceCharts: [(chart: SVGChart, caption: String)] {
+        [
+            (SVGChart(title: "FID in classifier feature space", xLabel: "epoch",
+                      series: series(\.epochs, x: "epoch", "fid", markers: true) + series(\.epochs, x: "epoch", "fid_floor", dashed: true)),
+             "Solid: Fréchet distance between the penultimate features of the evaluation samples and of Fashion-MNIST's test set "
+             + "(the classifier in Inception's place); lower is closer to the data. Dashed: the floor, the same distance for as many real "
+             + "training images: what a perfect model would score with this number of samples."),
+            (SVGChart(title: "Feature diversity", xLabel: "epoch", series: series(\.epochs, x: "epoch", "feature_diversity", markers: true)),
+             "Mean pairwise distance between the evaluation samples' classifier features: diversity in what the images show "
+             + "rather than in their pixels. A fall toward 0 is mode collapse."),
+            (SVGChart(title: "Predicted-class entropy (bits)", xLabel: "epoch", series: series(\.epochs, x: "epoch", "class_entropy", markers: true)),
+             "Entropy of the histogram of the classes the classifier predicts for the evaluation samples: log2 10 ≈ 3.32 when all "
+             + "ten are equally common, 0 when every sample is one class. A reward for target classes lowers it toward log2 of their number."),
+        ]
     }
 
     public var html: String {

@@ -42,4 +42,16 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// Per-dimension sample standard deviation, averaged over dimensions.
     public var sampleStd: Double
     public var seconds: Double                // wall time since the run started
+    // In the feature space of run.eval_classifier's classifier (absent without one):
+    /// Mean pairwise Euclidean distance between the evaluation samples' penultimate features.
+    public var featureDiversity: Double? = nil
+    /// Entropy in bits of `classHistogram`: 0 for one class, log2 K when all K are equally common.
+    public var classEntropy: Double? = nil
+    /// How many evaluation samples the classifier assigns (argmax) to each class, in class order.
+    public var classHistogram: [Int]? = nil
+    /// Fréchet distance between the features of the evaluation samples and of Fashion-MNIST's test set.
+    public var fid: Double? = nil
+    /// The same distance for the first N training images (N = run.eval_samples): what a perfect
+    /// model would score with N samples. The same in every record of a run.
+    public var fidFloor: Double? = nil
 }

@@ -58,8 +58,12 @@ final class RunReporter {
         bar?.finish()
         bar = nil
         try directory?.record(metrics)
-        log.info(String(format: "epoch %d: reward %.4g ± %.4g, diversity %.4g, sample std %.4g, W2 bound %.4g",
-                        metrics.epoch, metrics.rewardMean, metrics.rewardStd, metrics.diversity, metrics.sampleStd, metrics.w2Bound))
+        var line = String(format: "epoch %d: reward %.4g ± %.4g, diversity %.4g, sample std %.4g, W2 bound %.4g",
+                          metrics.epoch, metrics.rewardMean, metrics.rewardStd, metrics.diversity, metrics.sampleStd, metrics.w2Bound)
+        if let fid = metrics.fid, let diversity = metrics.featureDiversity, let entropy = metrics.classEntropy {
+            line += String(format: ", FID %.4g, feature diversity %.4g, class entropy %.3g bits", fid, diversity, entropy)
+        }
+        log.info(line)
         if let directory { drawSamples(samples, dimension: dimension, epoch: metrics.epoch, in: directory) }
     }
 

@@ -3,22 +3,26 @@ import ORWCore
 import ORWRewards
 
 /// Draws a fixed set of evaluation samples from a model and measures reward, diversity, spread
-/// and the W2-bound estimate against the reference. The noise is the same at every call, so
-/// epochs compare like with like. Runs on one rank; needs no communication.
+/// and the W2-bound estimate against the reference, and with `features` (run.eval_classifier)
+/// the metrics in a classifier's feature space. The noise is the same at every call, so epochs
+/// compare like with like. Runs on one rank; needs no communication.
 /// Shapes: N = evaluation samples, D = dimension, P = parameters.
 final class Evaluation {
     let model: any VelocityField
     let sampler: ODEIntegrator
     let reward: any Reward
+    let features: FeatureEvaluation?
     let count: Int
     let seed: UInt64
     var samples: [Float]     // [N, D]
     var rewards: [Float]     // [N]
 
-    init(model: any VelocityField, sampler: ODEIntegrator, reward: any Reward, count: Int, seed: UInt64) {
+    init(model: any VelocityField, sampler: ODEIntegrator, reward: any Reward, features: FeatureEvaluation?,
+         count: Int, seed: UInt64) {
         self.model = model
         self.sampler = sampler
         self.reward = reward
+        self.features = features
         self.count = count
         self.seed = seed
         samples = [Float](repeating: 0, count: count * model.dimension)
@@ -49,27 +53,14 @@ final class Evaluation {
             means[d] /= Double(count)
             stdSum += max(0, squares[d] / Double(count) - means[d] * means[d]).squareRoot()
         }
+        let inFeatureSpace = features?.measure(samples, count: count)
         return EpochMetrics(
             epoch: epoch, step: step, rewardMean: rewardMean, rewardStd: rewardVariance.squareRoot(),
-            diversity: meanPairwiseDistance(), w2Bound: w2Bound(parameters: parameters, reference: reference),
-            sampleMean: dimension <= 16 ? means : nil, sampleStd: stdSum / Double(dimension), seconds: seconds)
-    }
-
-    /// Mean Euclidean distance over all pairs of evaluation samples.
-    func meanPairwiseDistance() -> Double {
-        let dimension = model.dimension
-        var total = 0.0
-        for i in 0..<count {
-            for j in (i + 1)..<count {
-                var squares: Float = 0
-                for d in 0..<dimension {
-                    let difference = samples[i * dimension + d] - samples[j * dimension + d]
-                    squares += difference * difference
-                }
-                total += Double(squares.squareRoot())
-            }
-        }
-        return total / Double(count * (count - 1) / 2)
+            diversity: PairwiseDistance.mean(samples, count: count, dimension: dimension),
+            w2Bound: w2Bound(parameters: parameters, reference: reference),
+            sampleMean: dimension <= 16 ? means : nil, sampleStd: stdSum / Double(dimension), seconds: seconds,
+            featureDiversity: inFeatureSpace?.diversity, classEntropy: inFeatureSpace?.classEntropy,
+            classHistogram: inFeatureSpace?.classHistogram, fid: inFeatureSpace?.fid, fidFloor: inFeatureSpace?.fidFloor)
     }
 
     /// (1/N) Σ ‖v_θ(t, x_t) − v_ref(t, x_t)‖²/D with x1 the evaluation samples, fresh x0 and

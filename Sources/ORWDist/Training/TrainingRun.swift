@@ -12,13 +12,17 @@ public struct TrainingSummary: Sendable {
 
     public var text: String {
         func format(_ value: Double) -> String { String(format: "%.4g", value) }
-        return """
+        var text = """
         summary after \(steps) steps in \(String(format: "%.1f", seconds)) s (run directory: \(runDirectory))
           reward     \(format(base.rewardMean)) → \(format(final.rewardMean))
           diversity  \(format(base.diversity)) → \(format(final.diversity))   (mean pairwise distance)
           sample std \(format(base.sampleStd)) → \(format(final.sampleStd))
           W2 bound   \(format(base.w2Bound)) → \(format(final.w2Bound))   (E‖v_θ − v_ref‖², 0 at the base)
         """
+        if let before = base.fid, let after = final.fid, let floor = final.fidFloor {
+            text += "\n  FID        \(format(before)) → \(format(after))   (classifier features; as many training images: \(format(floor)))"
+        }
+        return text
     }
 }
 
@@ -59,6 +63,10 @@ public struct TrainingRun {
         let model = base.architecture.makeModel()
         config.configureKernels(of: model)
         let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size, log: log)
+        // Every rank reads run.eval_classifier, so a mismatch is the same config error everywhere;
+        // rank 0 alone measures with it (below).
+        let evaluationClassifier = try config.evaluationClassifier.isEmpty ? nil
+            : FeatureEvaluation.classifier(at: config.evaluationClassifier, dimension: model.dimension)
 
         // Rank 0: the run directory, the reference written once, the store.
         var referenceHash = resumed?.point.state.referenceSHA256 ?? ""
@@ -109,7 +117,13 @@ public struct TrainingRun {
                          + "results agree up to floating-point reduction order")
             }
         }
-        let evaluation = Evaluation(model: model, sampler: ODEIntegrator(config.odeSolver), reward: reward,
+        var features: FeatureEvaluation?
+        if world.isRoot, let file = evaluationClassifier {
+            features = try FeatureEvaluation(file: file, sampleCount: config.evaluationSamples)
+            log.info("FID floor at N=\(config.evaluationSamples): \(String(format: "%.4g", features!.floor)) "
+                     + "(the first N Fashion-MNIST training images against the test set, in the features of \(config.evaluationClassifier))")
+        }
+        let evaluation = Evaluation(model: model, sampler: ODEIntegrator(config.odeSolver), reward: reward, features: features,
                                     count: config.evaluationSamples, seed: UInt64(config.seed))
         /// Rank 0 measures `parameters` (nil: the policy, recorded in metrics.jsonl); the other
         /// ranks go on to the next collective.
