@@ -145,6 +145,7 @@ public func runProcess(
         }
         // What outlived the child's own clean-up (mpirun forwards SIGTERM to its ranks).
         signalSession(pid, SIGKILL)
+        awaitSessionEnd(pid, seconds: 5)
     }
     let duration = Date().timeIntervalSince(start)
     // Session members that outlive the child would keep the pipes open: give them a moment,
@@ -261,15 +262,27 @@ private func makePipe() throws -> [Int32] {
 /// wherever it sits in the tree: orphans re-parented to init keep their session, and the kernel
 /// does not reuse the leader's pid while the session has members.
 private func signalSession(_ leader: pid_t, _ signal: Int32) {
+    for pid in sessionMembers(leader) { kill(pid, signal) }
+}
+
+/// The live (not zombie) processes of the session `leader` started.
+private func sessionMembers(_ leader: pid_t) -> [pid_t] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    for entry in entries {
+    return entries.compactMap { entry in
         guard let pid = pid_t(entry),
               let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { continue }
+              let close = stat.lastIndex(of: ")") else { return nil }
         // After "pid (comm)": state ppid pgrp session …
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        if fields.count > 3, pid_t(fields[3]) == leader { kill(pid, signal) }
+        return fields.count > 3 && fields[0] != "Z" && pid_t(fields[3]) == leader ? pid : nil
     }
+}
+
+/// SIGKILL is delivered asynchronously: waits (at most `seconds`) until the session's
+/// processes are gone, so that a timed-out call returns with its descendants ended.
+private func awaitSessionEnd(_ leader: pid_t, seconds: Double) {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !sessionMembers(leader).isEmpty && Date() < deadline { usleep(10_000) }
 }
 
 /// Set once: writes to a closed pipe fail with EPIPE instead of killing the process.
