@@ -113,15 +113,23 @@ def main():
             rows.append((workload, "weak-scaling efficiency, 2 ranks, oneDNN fp32 (steps/s at 2 / at 1, same per-rank batch; CPU-time in parentheses)",
                          f"{fmt(eff, '.1%')} ({fmt(eff_cpu, '.1%')})", f"{fmt(eff_pt, '.1%')} ({fmt(eff_pt_cpu, '.1%')})", "", "≥ 97%",
                          verdict(eff, eff_cpu, 0.97)))
-        if two and mpi:
-            rounds = sorted(set(two) & set(mpi))
-            own = median([two[r]["allreduceIsolatedSeconds"] for r in rounds])
-            raw = median([mpi[r]["median_seconds"] for r in rounds])
-            value = ratio(two, mpi, lambda r: r["allreduceIsolatedSeconds"], lambda r: r["median_seconds"])
-            rows.append((workload, f"allreduce of {two[rounds[0]]['gradientFloats']} floats, ms (orwdist's communicator / raw MPI_Allreduce in C)",
-                         fmt(own * 1e3, ".3f"), fmt(raw * 1e3, ".3f") + " (raw MPI)", fmt(value), "≤ 1.10", "yes" if value and value <= 1.10 else "no"))
+        if two:
+            rounds = sorted(two)
+            own = median([two[r]["allreduce"]["communicatorSeconds"] for r in rounds])
+            shim = median([two[r]["allreduce"]["shimSeconds"] for r in rounds])
+            value = median([two[r]["allreduce"]["ratio"] for r in rounds])
+            rows.append((workload, f"allreduce of {two[rounds[0]]['gradientFloats']} floats, ms (orwdist's communicator / the C shim's MPI_Allreduce, "
+                         "interleaved in one process)", fmt(own * 1e3, ".3f"), fmt(shim * 1e3, ".3f") + " (C shim)", fmt(value), "≤ 1.10",
+                         "yes" if value and value <= 1.10 else "no"))
+            if mpi:
+                raw = median([mpi[r]["median_seconds"] for r in sorted(mpi)])
+                notes.append(f"{workload}: bench/allreduce.c (MPI_Allreduce from C, a process of its own) took {raw * 1e3:.3f} ms")
             in_step = median([two[r]["allreduceMedianSeconds"] for r in rounds])
             notes.append(f"{workload}: the allreduce phase inside the 2-rank step takes {in_step * 1e3:.2f} ms (it includes waiting for the slower rank)")
+            sync = median([two[r]["synchronisationSeconds"] for r in rounds])
+            work = median([two[r]["slowestRankWorkSeconds"] for r in rounds])
+            notes.append(f"{workload}: 2 ranks, per step: the slowest rank's own work {work * 1e3:.2f} ms, the step beyond it "
+                         f"(collectives, waits between them) {sync * 1e3:.3f} ms")
         runs = dnnl or blas
         if runs:
             peak = median([r["peakRSSBytes"] for r in runs.values()])

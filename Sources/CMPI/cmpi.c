@@ -84,6 +84,11 @@ int cmpi_gather_bytes(const void *send, void *receive, int64_t count, int root) 
     return MPI_Gather(send, (int)count, MPI_BYTE, receive, (int)count, MPI_BYTE, root, world);
 }
 
+int cmpi_allgather_bytes(const void *send, void *receive, int64_t count) {
+    if (count > chunk_limit) return MPI_ERR_COUNT;
+    return MPI_Allgather(send, (int)count, MPI_BYTE, receive, (int)count, MPI_BYTE, world);
+}
+
 int cmpi_barrier(void) { return MPI_Barrier(world); }
 
 int cmpi_abort(int code) {

@@ -16,6 +16,7 @@ enum Scenario: String, CaseIterable {
     case broadcast
     case local
     case gather
+    case allgather
     case abort
 }
 
@@ -150,6 +151,17 @@ func run(_ scenario: Scenario, world: MPICommunicator, injectError: Bool) throws
         let toLast = try world.gather(string: String(rank), root: size - 1)
         guard toLast == (rank == size - 1 ? (0..<size).map(String.init) : []) else {
             throw Mismatch(description: "gather to root \(size - 1) gave \(toLast)")
+        }
+
+    case .allgather:
+        // Rank r sends m floats that name their rank and index; every rank must receive all R
+        // blocks in rank order. Once a step-sized block (256 rewards), once 100,003 floats.
+        for m in [256, 100_003] {
+            let mine = (0..<m).map { Float(rank * 1_000_000 + $0) }
+            var all = [Float](repeating: -1, count: m * size)
+            try world.allgather(mine, into: &all)
+            if corrupt { all[m * size - 1] += 1 }
+            try all.withUnsafeBufferPointer { try expectEqual($0, "allgather of \(m) floats") { Float($0 / m * 1_000_000 + $0 % m) } }
         }
 
     case .abort:

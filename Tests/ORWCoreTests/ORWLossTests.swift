@@ -59,20 +59,13 @@ final class ORWLossTests: XCTestCase {
     }
 }
 
-/// One process: the global batch is the local one.
-struct IdentityReduction: GlobalReduction {
-    func sum(_ values: [Double]) throws -> [Double] { values }
-    func max(_ values: [Double]) throws -> [Double] { values }
-}
-
 final class RewardWeightingTests: XCTestCase {
     let rewards: [Float] = [-1, 0, 0.5, 2]
 
     func weights(_ kind: RewardWeighting, tau: Float, rewards: [Float]? = nil) throws -> ([Float], WeightStatistics) {
         let r = rewards ?? self.rewards
         var w = [Float](repeating: 0, count: r.count)
-        let statistics = try kind.weights(rewards: r, count: r.count, tau: tau, globalBatch: r.count,
-                                          reduce: IdentityReduction(), into: &w)
+        let statistics = try kind.weights(rewards: r, count: r.count, tau: tau, into: &w)
         return (w, statistics)
     }
 

@@ -60,6 +60,13 @@ final class LocalCommunicatorTests: XCTestCase {
         }
     }
 
+    func testAllgatherCopiesTheOneBlock() throws {
+        let mine: [Float] = [1, -2.5, .infinity]
+        var all = [Float](repeating: 0, count: 3)
+        try world.allgather(mine, into: &all)
+        XCTAssertEqual(all, mine)
+    }
+
     func testBarrier() throws {
         try world.barrier()
     }

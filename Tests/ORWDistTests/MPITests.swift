@@ -30,12 +30,14 @@ final class MPITests: XCTestCase {
     func testAllreduceMaxAndMinOn2Ranks() throws { try runScenario("allreduce-max", ranks: 2) }
     func testAllreduceMaxAndMinOn4Ranks() throws { try runScenario("allreduce-max", ranks: 4) }
 
-    // MARK: Broadcast, gather, node-local ranks
+    // MARK: Broadcast, gather, allgather, node-local ranks
 
     func testBroadcastOf100MBOn2Ranks() throws { try runScenario("broadcast", ranks: 2) }
     func testBroadcastOf100MBOn4Ranks() throws { try runScenario("broadcast", ranks: 4) }
     func testGatherOfStringsOn2Ranks() throws { try runScenario("gather", ranks: 2) }
     func testGatherOfStringsOn4Ranks() throws { try runScenario("gather", ranks: 4) }
+    func testAllgatherOn2Ranks() throws { try runScenario("allgather", ranks: 2) }
+    func testAllgatherOn4Ranks() throws { try runScenario("allgather", ranks: 4) }
     func testNodeLocalRankAndSizeOn2Ranks() throws { try runScenario("local", ranks: 2) }
     func testNodeLocalRankAndSizeOn4Ranks() throws { try runScenario("local", ranks: 4) }
 

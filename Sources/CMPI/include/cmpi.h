@@ -39,6 +39,9 @@ int cmpi_allreduce_min_f64(double *buffer, int64_t count);
 int cmpi_broadcast_bytes(void *buffer, int64_t count, int root);
 /// Gathers `count` bytes from every rank into `receive` (size × count bytes) on `root`.
 int cmpi_gather_bytes(const void *send, void *receive, int64_t count, int root);
+/// Gathers `count` bytes from every rank into `receive` (size × count bytes, in rank order) on
+/// every rank.
+int cmpi_allgather_bytes(const void *send, void *receive, int64_t count);
 
 int cmpi_barrier(void);
 /// Ends every process of the job with `code`. Does not return on success.

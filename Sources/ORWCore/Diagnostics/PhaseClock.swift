@@ -4,7 +4,8 @@ import Foundation
 public enum StepPhase: Int, CaseIterable, Sendable {
     case rollout            // 1. the sampler's ODE rollout from fresh noise
     case reward             // 2. r(x1)
-    case weighting          // 3. w over the global batch (one small allreduce)
+    case gather             // 3. the allgather of every rank's rewards
+    case weighting          // 3. w and the reward statistics over the global batch
     case pairing            // 4. fresh x0, t, coupling, x_t and u_t
     case policyForward      // 5. v_θ(t, x_t), saving activations
     case referenceForward   // 5. v_ref(t, x_t)
@@ -12,12 +13,13 @@ public enum StepPhase: Int, CaseIterable, Sendable {
     case backward           // 5. dL/dθ
     case allreduce          // 6. the flat gradient's allreduce-sum
     case optimizer          // 6. scaling, clipping, Adam
-    case metrics            // the step's global statistics (two small allreduces)
+    case metrics            // the step's closing allreduce (loss sums, signals)
 
     public var name: String {
         switch self {
         case .rollout: "rollout"
         case .reward: "reward"
+        case .gather: "reward gather"
         case .weighting: "weighting"
         case .pairing: "pairing"
         case .policyForward: "policy fwd"
@@ -29,6 +31,10 @@ public enum StepPhase: Int, CaseIterable, Sendable {
         case .metrics: "metrics"
         }
     }
+
+    /// The phases that are collectives: a rank's time in them is the collective's own latency
+    /// plus its wait for the slowest rank.
+    public var isCollective: Bool { self == .gather || self == .allreduce || self == .metrics }
 }
 
 /// Wall-clock time per `StepPhase`, for benchmarks: `lap(phase)` charges the time since the
@@ -91,6 +97,12 @@ public final class PhaseClock {
         let width = StepPhase.allCases.count + 1
         let column = phase?.rawValue ?? width - 1
         return (0..<steps).map { history[$0 * width + column] }
+    }
+
+    /// Seconds of each recorded step outside the collectives: this rank's own work.
+    public var workSeconds: [Double] {
+        let collectives = StepPhase.allCases.filter(\.isCollective).map { seconds($0) }
+        return seconds(nil).enumerated().map { step, total in collectives.reduce(total) { $0 - $1[step] } }
     }
 
     /// Process CPU seconds of each recorded step.

@@ -1,12 +1,5 @@
 import Foundation
 
-/// Reductions over the global batch, supplied by the caller (an MPI communicator in the
-/// trainer, the identity on one process), so the weighting stays free of MPI.
-public protocol GlobalReduction {
-    func sum(_ values: [Double]) throws -> [Double]
-    func max(_ values: [Double]) throws -> [Double]
-}
-
 /// How rewards become per-sample loss weights (DESIGN.md, step 3).
 public enum RewardWeighting: String, Codable, CaseIterable, Sendable {
     /// w = exp(τ r), as the authors' code. Overflows for τ r beyond ≈ 88.
@@ -55,22 +48,24 @@ extension RewardWeighting {
     /// log(Float.greatestFiniteMagnitude) ≈ 88.72: exp of anything larger is +∞ in Float.
     static let largestFiniteExponent = Foundation.log(Double(Float.greatestFiniteMagnitude))
 
-    /// Writes w [n] for this rank's rewards r [n], using `reduce` for the global-batch
-    /// statistics (every rank must call this with its own slice of the same global batch).
+    /// Writes w [B] for the rewards r [B] of the whole global batch. The trainer gathers every
+    /// rank's rewards first, so each rank computes all B weights and their statistics itself, in
+    /// global sample order: the result does not depend on the number of ranks, and weighting
+    /// needs no collective of its own.
     ///
     /// A NaN or ±Inf reward (a sample the trainer drops) gets weight 0 and is left out of the
-    /// global statistics, so the other samples' weights are those of the valid batch: `softmax`
-    /// and `linear` still sum to B over the global batch (a weighted mean over the valid samples).
+    /// statistics, so the other samples' weights are those of the valid batch: `softmax` and
+    /// `linear` still sum to B (a weighted mean over the valid samples).
     public func weights(
-        rewards: UnsafePointer<Float>, count: Int, tau: Float, globalBatch: Int,
-        reduce: GlobalReduction, into weights: UnsafeMutablePointer<Float>
+        rewards: UnsafePointer<Float>, count: Int, tau: Float, into weights: UnsafeMutablePointer<Float>
     ) throws -> WeightStatistics {
         let r = UnsafeBufferPointer(start: rewards, count: count)
-        let valid = r.filter(\.isFinite)
+        let largestReward = r.reduce(-Float.infinity) { $1.isFinite ? Swift.max($0, $1) : $0 }
+        let batch = Double(count)
         var exponent: Double?
         switch self {
         case .exp:
-            let largest = try reduce.max([Double(valid.max() ?? -.infinity) * Double(tau)])[0]
+            let largest = Double(largestReward) * Double(tau)
             guard largest > -.infinity else { throw WeightingError.noValidReward }
             guard largest < Self.largestFiniteExponent else {
                 throw WeightingError.overflow(largestExponent: largest)
@@ -78,30 +73,28 @@ extension RewardWeighting {
             for i in 0..<count { weights[i] = r[i].isFinite ? Float(Foundation.exp(Double(tau) * Double(r[i]))) : 0 }
             exponent = largest
         case .softmax:
-            let largest = try reduce.max([Double(valid.max() ?? -.infinity) * Double(tau)])[0]
+            let largest = Double(largestReward) * Double(tau)
             guard largest > -.infinity else { throw WeightingError.noValidReward }
-            var localSum = 0.0
-            for value in valid { localSum += Foundation.exp(Double(tau) * Double(value) - largest) }
-            let total = try reduce.sum([localSum])[0]
+            var total = 0.0
+            for value in r where value.isFinite { total += Foundation.exp(Double(tau) * Double(value) - largest) }
             for i in 0..<count {
-                weights[i] = r[i].isFinite ? Float(Double(globalBatch) * Foundation.exp(Double(tau) * Double(r[i]) - largest) / total) : 0
+                weights[i] = r[i].isFinite ? Float(batch * Foundation.exp(Double(tau) * Double(r[i]) - largest) / total) : 0
             }
         case .linear:
-            if let negative = valid.first(where: { $0 < 0 }) { throw WeightingError.negativeReward(negative) }
-            let total = try reduce.sum([valid.reduce(0.0) { $0 + Double($1) }])[0]
+            if let negative = r.first(where: { $0.isFinite && $0 < 0 }) { throw WeightingError.negativeReward(negative) }
+            let total = r.reduce(0.0) { $1.isFinite ? $0 + Double($1) : $0 }
             guard total > 0 else { throw WeightingError.zeroRewardSum }
-            for i in 0..<count { weights[i] = r[i].isFinite ? Float(Double(globalBatch) * Double(r[i]) / total) : 0 }
+            for i in 0..<count { weights[i] = r[i].isFinite ? Float(batch * Double(r[i]) / total) : 0 }
         }
-        var local = [0.0, 0.0]   // Σw, Σw²
+        var sum = 0.0, squares = 0.0
         var largestWeight = -Double.infinity
         for i in 0..<count {
             let w = Double(weights[i])
-            local[0] += w
-            local[1] += w * w
+            sum += w
+            squares += w * w
             largestWeight = Swift.max(largestWeight, w)
         }
-        let sums = try reduce.sum(local)
-        return WeightStatistics(largestExponent: exponent, maximum: try reduce.max([largestWeight])[0],
-                                effectiveSampleSize: sums[1] > 0 ? sums[0] * sums[0] / sums[1] : 0)
+        return WeightStatistics(largestExponent: exponent, maximum: largestWeight,
+                                effectiveSampleSize: squares > 0 ? sum * sum / squares : 0)
     }
 }

@@ -42,6 +42,9 @@ public struct StepBenchReport: Codable, Sendable {
         public var name: String
         public var medianSeconds: Double
         public var share: Double
+        /// Every rank's median, in rank order: where a rank waits for another shows in the
+        /// collectives' phases (`StepPhase.isCollective`).
+        public var medianSecondsByRank: [Double]
     }
     public struct Product: Codable, Sendable {
         public var m, n, k: Int
@@ -80,7 +83,17 @@ public struct StepBenchReport: Codable, Sendable {
     public var fractionOfLimitCPU: Double     // limitSeconds / median step CPU time
     public var products: [Product]
     public var allreduceMedianSeconds: Double        // the step's allreduce phase (includes waiting for the slowest rank)
-    public var allreduceIsolatedSeconds: Double      // the same allreduce after a barrier, slowest rank, median
+    /// Each rank's own work (its step outside the collectives), the median over steps, by rank.
+    public var workSecondsByRank: [Double]
+    /// Per step, the slowest rank's own work; the median. Above every rank's own median when
+    /// the ranks are slow at different steps: each step waits for whichever is slow then.
+    public var slowestRankWorkSeconds: Double
+    /// Per step, how much longer the step took than its slowest rank's own work: the
+    /// collectives' latency plus the waits that imbalance *between* them adds (a rank slow
+    /// in the rollout and the other slow in the backward pass); the median. What the ranks'
+    /// synchronisation costs, however fast or slow the cores are at the time.
+    public var synchronisationSeconds: Double
+    public var allreduce: AllreduceComparison       // the same allreduce alone, through the communicator and the bare shim
     public var gradientFloats: Int
     public var baselineRSSBytes: Double       // before the model exists (runtime, MPI, BLAS)
     public var peakRSSBytes: Double
@@ -182,18 +195,25 @@ public enum StepBench {
             + flops - model.matrixProducts(batch: n, pass: .inferSharedTime).reduce(0.0) { $0 + 2 * Double($1.m * $1.n * $1.k) }
             * Double(settings.solverSteps)
 
-        let isolated = try isolatedAllreduce(count: model.layout.count, world: world)
+        let allreduce = try AllreduceComparison.measure(floats: model.layout.count, world: world)
         let deviation = settings.rolloutPrecision == .bf16
             ? try compareRollouts(model: model, parameters: trainer.policy, batch: n, solverSteps: settings.solverSteps,
                                   seed: UInt64(settings.seed), reward: reward)
             : nil
 
+        let mine = StepPhase.allCases.map { quantile(clock.seconds($0), 0.5) }
+        var byRank = [Double](repeating: 0, count: mine.count * world.size)   // [R, phases]
+        try world.allgather(mine, into: &byRank)
+        var work = [Double](repeating: 0, count: clock.steps * world.size)    // [R, steps]
+        try world.allgather(clock.workSeconds, into: &work)
         guard world.isRoot else { return nil }
         let total = clock.seconds(nil)
+        let slowestWork = (0..<clock.steps).map { step in (0..<world.size).map { work[$0 * clock.steps + step] }.max()! }
         let median = quantile(total, 0.5)
         let phases = StepPhase.allCases.map { phase -> StepBenchReport.Phase in
             let seconds = quantile(clock.seconds(phase), 0.5)
-            return .init(name: phase.name, medianSeconds: seconds, share: seconds / median)
+            return .init(name: phase.name, medianSeconds: seconds, share: seconds / median,
+                         medianSecondsByRank: (0..<world.size).map { byRank[$0 * mine.count + phase.rawValue] })
         }
         return StepBenchReport(
             workload: "MLP(\(spec.dimension), \(spec.hidden), \(spec.depth))", parameters: model.layout.count,
@@ -205,7 +225,10 @@ public enum StepBench {
             flopsPerStep: flops, nominalFlopsPerStep: nominal, achievedGFLOPs: flops / median / 1e9,
             peakGFLOPs: peak / 1e9, fractionOfPeak: flops / median / peak, limitSeconds: limit,
             fractionOfLimit: limit / median, fractionOfLimitCPU: limit / quantile(clock.cpuSeconds, 0.5), products: products,
-            allreduceMedianSeconds: quantile(clock.seconds(.allreduce), 0.5), allreduceIsolatedSeconds: isolated,
+            allreduceMedianSeconds: quantile(clock.seconds(.allreduce), 0.5),
+            workSecondsByRank: (0..<world.size).map { quantile(Array(work[$0 * clock.steps..<($0 + 1) * clock.steps]), 0.5) },
+            slowestRankWorkSeconds: quantile(slowestWork, 0.5),
+            synchronisationSeconds: quantile(zip(total, slowestWork).map { $0 - $1 }, 0.5), allreduce: allreduce,
             gradientFloats: model.layout.count,
             baselineRSSBytes: baselineRSS, peakRSSBytes: peakRSS,
             theoreticalBytes: theoreticalBytes(spec: spec, parameters: model.layout.count, n: n, b: b,
@@ -311,23 +334,6 @@ public enum StepBench {
         return work / best
     }
 
-    /// Median over repetitions of the slowest rank's time for one in-place allreduce-sum of
-    /// `count` floats through the communicator, each after a barrier (what bench/allreduce.c
-    /// measures with MPI alone).
-    static func isolatedAllreduce(count: Int, world: any Communicator, repetitions: Int = 30) throws -> Double {
-        var buffer = [Float](repeating: 1e-3, count: count)
-        var seconds = [Double](repeating: 0, count: repetitions)
-        for r in -3..<repetitions {
-            try world.barrier()
-            let start = DispatchTime.now().uptimeNanoseconds
-            try world.allreduceSum(&buffer)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            if r >= 0 { seconds[r] = elapsed }
-        }
-        try world.allreduceMax(&seconds)
-        return quantile(seconds, 0.5)
-    }
-
     /// A field of /proc/self/status in bytes (VmRSS: now, VmHWM: peak); 0 where unavailable.
     static func residentBytes(field: String) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
@@ -355,10 +361,15 @@ extension StepBenchReport {
             "GEMM: \(gemm.joined(separator: ",")) (OpenBLAS core \(blasCore)), rollout precision \(rolloutPrecision)",
             "step: median \(ms(medianStepSeconds)), p10 \(ms(p10StepSeconds)), p90 \(ms(p90StepSeconds)) over \(steps) steps → \(String(format: "%.3f", stepsPerSecond)) steps/s",
             "step CPU time: median \(ms(medianStepCPUSeconds)) → \(String(format: "%.3f", cpuStepsPerSecond)) steps/s of CPU",
-            "phases (median):",
+            "synchronisation (medians over steps): each rank's own work (outside the collectives) "
+                + workSecondsByRank.map { String(format: "%.2f", $0 * 1e3) }.joined(separator: ", ") + " ms;",
+            String(format: "  per step the slowest rank's %.2f ms, and the step beyond it (the collectives, waits between them) %.3f ms",
+                   slowestRankWorkSeconds * 1e3, synchronisationSeconds * 1e3),
+            "phases (median)" + (ranks > 1 ? ", then each rank's:" : ":"),
         ]
         for phase in phases {
-            lines.append("  \(phase.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(ms(phase.medianSeconds))  \(String(format: "%5.1f%%", 100 * phase.share))")
+            lines.append("  \(phase.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(ms(phase.medianSeconds))  \(String(format: "%5.1f%%", 100 * phase.share))"
+                         + (ranks > 1 ? "  " + phase.medianSecondsByRank.map(ms).joined(separator: " ") : ""))
         }
         lines.append(String(format: "FLOPs/step: %.3g (nominal %.3g without the shared-t first layer); achieved %.1f GFLOP/s",
                             flopsPerStep, nominalFlopsPerStep, achievedGFLOPs))
@@ -369,8 +380,10 @@ extension StepBenchReport {
             lines.append("  \(shape) \(p.transposeA ? "T" : "N")\(p.transposeB ? "T" : "N") \(p.backend.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.precision)\(p.packed ? " packed" : "") ×\(p.callsPerStep)"
                          + String(format: "  %6.1f GFLOP/s", p.gflops))
         }
-        lines.append(String(format: "allreduce of %d floats: %.3f ms alone (after a barrier, slowest rank), %.3f ms in the step (with waiting)",
-                            gradientFloats, allreduceIsolatedSeconds * 1e3, allreduceMedianSeconds * 1e3))
+        lines.append(String(format: "allreduce of %d floats alone (after a barrier, slowest rank, median of %d interleaved): communicator %.3f ms, "
+                            + "C shim %.3f ms, ratio %.3f; in the step %.3f ms (with waiting)",
+                            gradientFloats, allreduce.repetitions, allreduce.communicatorSeconds * 1e3, allreduce.shimSeconds * 1e3,
+                            allreduce.ratio, allreduceMedianSeconds * 1e3))
         lines.append(String(format: "memory: peak RSS %.1f MB (max over ranks), baseline %.1f MB before the model, theoretical %.1f MB; peak/theoretical %.2f, (peak − baseline)/theoretical %.2f",
                             peakRSSBytes / 1e6, baselineRSSBytes / 1e6, theoreticalBytes / 1e6, peakRSSBytes / theoreticalBytes,
                             (peakRSSBytes - baselineRSSBytes) / theoreticalBytes))

@@ -19,6 +19,9 @@ public protocol Communicator: AnyObject {
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Root receives `size` blocks of `send.count` bytes, in rank order; others receive nothing.
     func gather(_ send: UnsafeRawBufferPointer, root: Int) throws -> [UInt8]
+    /// Every rank receives `size` blocks of `send.count` bytes, in rank order, into `receive`
+    /// (`size × send.count` bytes).
+    func allgather(_ send: UnsafeRawBufferPointer, into receive: UnsafeMutableRawBufferPointer) throws
     func barrier() throws
     /// Ends every process of the job with `code`.
     func abort(code: Int32) -> Never
@@ -62,6 +65,13 @@ extension Communicator {
         var result = rank == root ? bytes : [UInt8](repeating: 0, count: Int(length[0]))
         try broadcast(&result, root: root)
         return result
+    }
+
+    /// Every rank receives every rank's `send` [m], in rank order, into `receive` [size × m]
+    /// (allocated by the caller, so a step can reuse it).
+    public func allgather<T: BitwiseCopyable>(_ send: [T], into receive: inout [T]) throws {
+        precondition(receive.count == send.count * size, "allgather: receive holds \(receive.count), needs \(send.count * size)")
+        try send.withUnsafeBytes { s in try receive.withUnsafeMutableBytes { try allgather(s, into: $0) } }
     }
 
     /// Root receives one string from every rank, in rank order; others receive [].

@@ -70,6 +70,10 @@ public final class MPICommunicator: Communicator {
         }
         return receive
     }
+    public func allgather(_ send: UnsafeRawBufferPointer, into receive: UnsafeMutableRawBufferPointer) throws {
+        precondition(receive.count == send.count * size, "allgather: receive holds \(receive.count) bytes, needs \(send.count * size)")
+        try Self.check("allgather", cmpi_allgather_bytes(send.baseAddress, receive.baseAddress, Int64(send.count)))
+    }
     public func barrier() throws { try Self.check("barrier", cmpi_barrier()) }
     public func abort(code: Int32) -> Never {
         _ = cmpi_abort(code)

@@ -38,18 +38,3 @@ struct DistributedOptimizer {
         return (norm, rate)
     }
 }
-
-/// The communicator as the weighting's global reduction.
-struct CommunicatorReduction: GlobalReduction {
-    let world: any Communicator
-    func sum(_ values: [Double]) throws -> [Double] {
-        var buffer = values
-        try world.allreduceSum(&buffer)
-        return buffer
-    }
-    func max(_ values: [Double]) throws -> [Double] {
-        var buffer = values
-        try world.allreduceMax(&buffer)
-        return buffer
-    }
-}

@@ -6,9 +6,10 @@ import Synchronization
 private let receivedSignals = Atomic<Int32>(0)
 
 /// Preemption signals (Slurm's SIGTERM, and SIGUSR1 from `sbatch --signal`): the handler records
-/// the signal; at each step boundary the ranks agree with an allreduce-max, so a signal that
-/// reached only some ranks stops all of them after the same step; rank 0 writes a checkpoint
-/// and every rank exits with the signal's own status.
+/// the signal; each step's closing allreduce-sum carries every rank's record (`localCounts`), so
+/// a signal that reached only some ranks stops all of them after the same step (the first whose
+/// closing reduction follows the signal); rank 0 writes a checkpoint and every rank exits with
+/// the signal's own status.
 public enum Interruption {
     public enum Kind: Int32, Sendable, CustomStringConvertible {
         /// SIGUSR1: stop, checkpoint, exit 75 (requeue me).
@@ -44,16 +45,18 @@ public enum Interruption {
         signal(SIGTERM, SIG_DFL)
     }
 
-    /// This rank's received signals as bits (0: none).
-    static var localBits: Int32 { receivedSignals.load(ordering: .relaxed) }
+    /// This rank's received signals as [SIGUSR1, SIGTERM], each 1 or 0, to be summed over the
+    /// ranks: a sum above 0 means some rank received that signal.
+    static var localCounts: [Double] {
+        let bits = receivedSignals.load(ordering: .relaxed)
+        return [Double(bits & 1), Double(bits >> 1 & 1)]
+    }
 
-    /// The job-wide decision at a step boundary: whether any rank received a signal (SIGTERM
-    /// wins over SIGUSR1). Collective: every rank must call it at the same boundary.
-    static func agreed(world: any Communicator) throws -> Kind? {
-        var bits = [Double(localBits & 1), Double(localBits >> 1 & 1)]
-        try world.allreduceMax(&bits)
-        if bits[1] > 0 { return .terminate }
-        if bits[0] > 0 { return .requeue }
+    /// The job-wide decision from the ranks' summed `localCounts`: whether any rank received a
+    /// signal (SIGTERM wins over SIGUSR1).
+    static func decision(summed counts: ArraySlice<Double>) -> Kind? {
+        if counts[counts.startIndex + 1] > 0 { return .terminate }
+        if counts[counts.startIndex] > 0 { return .requeue }
         return nil
     }
 }

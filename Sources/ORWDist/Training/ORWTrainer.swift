@@ -24,7 +24,8 @@ public final class ORWTrainer {
 
     var samples: [Float]      // x1 [n, D], this rank's online samples
     var rewards: [Float]      // r [n]
-    var weights: [Float]      // w [n]
+    var globalRewards: GlobalRewards   // r [B] (and composite components), every rank's, gathered
+    var weights: [Float]      // w [B], over the global batch, in global sample order
 
     /// τ·r beyond which `exp` weighting earns a warning (e^60 ≈ 1e26: one sample dominates).
     static let exponentWarning = 60.0
@@ -33,6 +34,11 @@ public final class ORWTrainer {
 
     /// Steps taken so far, over all epochs.
     public internal(set) var stepsTaken = 0
+
+    /// The signal some rank had received by the end of the last step (SIGTERM wins over
+    /// SIGUSR1), agreed by every rank in that step's closing reduction: the step boundary's
+    /// decision, reached without a collective of its own.
+    public internal(set) var agreedSignal: Interruption.Kind?
 
     /// When set (by `orwdist bench step`), every phase of `step` is timed into it.
     public var phaseClock: PhaseClock? {
@@ -59,7 +65,9 @@ public final class ORWTrainer {
         let local = config.globalBatch / world.size
         samples = [Float](repeating: 0, count: local * model.dimension)
         rewards = [Float](repeating: 0, count: local)
-        weights = rewards
+        globalRewards = GlobalRewards(world: world, globalBatch: config.globalBatch, microbatch: config.microbatch,
+                                      components: (reward as? CompositeReward)?.components.count ?? 0)
+        weights = [Float](repeating: 0, count: config.globalBatch)
     }
 
     /// Global indices of the first sample of each microbatch this rank computes.
@@ -74,6 +82,9 @@ public final class ORWTrainer {
     }
 
     /// One optimiser step on a fresh online batch; returns the step's global metrics.
+    ///
+    /// Three collectives: the rewards' allgather, the gradient's allreduce and one closing
+    /// allreduce of the loss sums and the ranks' received signals (`agreedSignal`).
     public func step(epoch: Int) throws -> StepMetrics {
         let started = Date()
         let dimension = model.dimension, b = config.microbatch
@@ -98,13 +109,16 @@ public final class ORWTrainer {
                 try reward.score(x.baseAddress!, batch: r.count, dimension: dimension, into: r.baseAddress!)
             }
         }
-        phaseClock?.lap(.reward)
         try RewardStatistics.check(rewards, reward: reward, policy: config.reward.onInvalid, rank: world.rank, step: stepsTaken)
+        phaseClock?.lap(.reward)
 
-        // 3. Weights over the global batch.
-        let weightStatistics = try config.weighting.weights(
-            rewards: rewards, count: rewards.count, tau: Float(config.tau), globalBatch: config.globalBatch,
-            reduce: CommunicatorReduction(world: world), into: &weights)
+        // 3. Weights over the global batch, on every rank from every rank's rewards.
+        try globalRewards.gather(rewards, components: (reward as? CompositeReward)?.componentRewards ?? [])
+        phaseClock?.lap(.gather)
+        let weightStatistics = try globalRewards.withRow(0) { r in
+            try config.weighting.weights(rewards: r.baseAddress!, count: r.count, tau: Float(config.tau), into: &weights)
+        }
+        let rewardStatistics = RewardStatistics(globalRewards, reward: reward)
 
         if let exponent = weightStatistics.largestExponent, exponent > Self.exponentWarning, !warnedAboutExponent {
             warnedAboutExponent = true
@@ -122,7 +136,7 @@ public final class ORWTrainer {
             terms += samples.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { w in
                     objective.accumulate(
-                        x1: x.baseAddress! + slot * b * dimension, weights: w.baseAddress! + slot * b,
+                        x1: x.baseAddress! + slot * b * dimension, weights: w.baseAddress! + first,
                         firstSample: first, epoch: epoch, step: stepsTaken, policy: policy, reference: reference,
                         alpha: Float(config.alpha), gradient: &gradient)
                 }
@@ -135,15 +149,12 @@ public final class ORWTrainer {
         stepsTaken += 1
         phaseClock?.lap(.optimizer)
 
-        // Global statistics of the batch, in two reductions.
-        var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound]
-            + RewardStatistics.localSums(rewards, reward: reward)
-        var extremes = RewardStatistics.localExtremes(rewards)
+        // The loss sums over the global batch, with each rank's received signals riding along.
+        var sums = [terms.weightedFlowMatching, terms.flowMatching, terms.wassersteinBound] + Interruption.localCounts
         try world.allreduceSum(&sums)
-        try world.allreduceMax(&extremes)
-        let count = Double(config.globalBatch)
         phaseClock?.lap(.metrics)
-        let rewardStatistics = RewardStatistics(sums: Array(sums[3...]), extremes: extremes, reward: reward)
+        agreedSignal = Interruption.decision(summed: sums[3...])
+        let count = Double(config.globalBatch)
         return StepMetrics(
             epoch: epoch, step: stepsTaken, rewardMean: rewardStatistics.mean,
             rewardStd: rewardStatistics.standardDeviation,

@@ -38,43 +38,39 @@ struct RewardStatistics {
         return "\(external.name) `\(external.command.joined(separator: " "))`"
     }
 
-    /// This rank's sums, to be allreduced: [valid count, invalid count, Σr, Σr², Σr_c per component],
-    /// over the valid samples.
-    static func localSums(_ rewards: [Float], reward: any Reward) -> [Double] {
-        var sums = [0.0, 0.0, 0.0, 0.0]
-        for r in rewards {
-            guard r.isFinite else {
-                sums[1] += 1
-                continue
+    /// Over the global batch's rewards (`GlobalRewards`, the same on every rank), summed in
+    /// global sample order.
+    init(_ batch: GlobalRewards, reward: any Reward) {
+        var valid = 0.0, invalid = 0, sum = 0.0, squares = 0.0
+        var largest = -Double.infinity, smallest = Double.infinity
+        batch.withRow(0) { rewards in
+            for r in rewards {
+                guard r.isFinite else {
+                    invalid += 1
+                    continue
+                }
+                valid += 1
+                sum += Double(r)
+                squares += Double(r) * Double(r)
+                largest = max(largest, Double(r))
+                smallest = min(smallest, Double(r))
             }
-            sums[0] += 1
-            sums[2] += Double(r)
-            sums[3] += Double(r) * Double(r)
         }
+        let count = max(valid, 1)
+        mean = sum / count
+        standardDeviation = max(0, squares / count - mean * mean).squareRoot()
+        maximum = largest
+        minimum = smallest
+        self.invalid = invalid
         if let composite = reward as? CompositeReward {
-            for values in composite.componentRewards {
-                sums.append(zip(rewards, values).reduce(0.0) { $0 + ($1.0.isFinite ? Double($1.1) : 0) })
+            let means = composite.componentNames.indices.map { c in
+                batch.withRow(0) { rewards in
+                    batch.withRow(1 + c) { values in
+                        zip(rewards, values).reduce(0.0) { $0 + ($1.0.isFinite ? Double($1.1) : 0) } / count
+                    }
+                }
             }
-        }
-        return sums
-    }
-
-    /// This rank's [max r, −min r] over the valid samples, to be allreduced with max.
-    static func localExtremes(_ rewards: [Float]) -> [Double] {
-        let valid = rewards.filter(\.isFinite)
-        return [Double(valid.max() ?? -.infinity), -Double(valid.min() ?? .infinity)]
-    }
-
-    /// From the global `sums` (of `localSums`) and `extremes` (of `localExtremes`).
-    init(sums: [Double], extremes: [Double], reward: any Reward) {
-        let count = max(sums[0], 1)
-        mean = sums[2] / count
-        standardDeviation = max(0, sums[3] / count - mean * mean).squareRoot()
-        maximum = extremes[0]
-        minimum = -extremes[1]
-        invalid = Int(sums[1])
-        if let composite = reward as? CompositeReward {
-            components = Dictionary(uniqueKeysWithValues: zip(composite.componentNames, sums[4...].map { $0 / count }))
+            components = Dictionary(uniqueKeysWithValues: zip(composite.componentNames, means))
         }
     }
 }

@@ -7,8 +7,8 @@ import Foundation
 ///   parameter-hash check must stop the run.
 /// - `ORWDIST_DEBUG_CRASH_IN_CHECKPOINT=S`: rank 0 kills itself (SIGKILL) after writing the
 ///   files of the checkpoint of step S and before the rename that publishes it.
-/// - `ORWDIST_DEBUG_SIGNAL=K:S:NAME`: rank K sends itself signal NAME (USR1 or TERM) after
-///   step S, so only that rank receives it.
+/// - `ORWDIST_DEBUG_SIGNAL=K:S:NAME`: rank K sends itself signal NAME (USR1 or TERM) as step S
+///   begins, so only that rank receives it and the job stops after step S.
 /// - `ORWDIST_DEBUG_STEP_DELAY_MS=N`: every rank sleeps N ms after each step, so a test can
 ///   signal or kill a job while it trains. It changes no arithmetic.
 struct TestHooks {
@@ -30,10 +30,15 @@ struct TestHooks {
         return hooks
     }
 
+    /// Before step `step` (counting from 1) on `rank`: a signal raised here is agreed in the
+    /// step's closing reduction.
+    func beforeStep(_ step: Int, rank: Int) {
+        if let signal, signal.rank == rank, signal.step == step { raise(signal.number) }
+    }
+
     /// After step `step` (steps taken) on `rank`.
     func afterStep(_ step: Int, rank: Int, trainer: ORWTrainer) {
         if perturbRank == rank, step == 1 { trainer.perturbForTesting(1e-3) }
-        if let signal, signal.rank == rank, signal.step == step { raise(signal.number) }
         if let stepDelay, stepDelay > 0 { usleep(UInt32(stepDelay) * 1000) }
     }
 

@@ -30,8 +30,9 @@ public struct TrainingSummary: Sendable {
 /// the run directory and the checkpoints. Every rank calls `run`; only rank 0 returns a summary
 /// with content.
 ///
-/// After every step comes a step boundary, where all ranks agree on whether a signal arrived
-/// (SIGUSR1/SIGTERM: rank 0 checkpoints, every rank throws `TrainingInterrupted`), compare a
+/// After every step comes a step boundary, where all ranks act on whether a signal arrived
+/// (agreed in the step's closing reduction; SIGUSR1/SIGTERM: rank 0 checkpoints, every rank
+/// throws `TrainingInterrupted`), compare a
 /// hash of their parameters every `run.hash_check_every` steps, and rank 0 writes a checkpoint
 /// every `checkpoint.every` steps. See README, "Resuming and failures".
 public struct TrainingRun {
@@ -165,6 +166,7 @@ public struct TrainingRun {
             // A run resumed mid-epoch keeps the sampler of its checkpoint.
             if done == 0 { trainer.beginEpoch() }
             for _ in done..<perEpoch {
+                hooks.beforeStep(trainer.stepsTaken + 1, rank: world.rank)
                 let metrics = try trainer.step(epoch: epoch)
                 guard metrics.loss.isFinite, metrics.gradientNorm.isFinite else {
                     throw NonFiniteTraining(step: trainer.stepsTaken, loss: metrics.loss, gradientNorm: metrics.gradientNorm,
@@ -176,7 +178,7 @@ public struct TrainingRun {
 
                 // The step boundary.
                 let steps = trainer.stepsTaken
-                if let signal = try Interruption.agreed(world: world) {
+                if let signal = trainer.agreedSignal {
                     log.info("\(signal.signalName) received: checkpointing after step \(steps) and stopping")
                     let path = try checkpoint(reason: signal.signalName)
                     try world.barrier()
