@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -144,6 +145,7 @@ def run(args, rank=0, world=1):
         "median_step_cpu_seconds": statistics.median(cpu),
         "cpu_steps_per_second": 1.0 / statistics.median(cpu),
         "phases": {name: statistics.median(values) for name, values in phases.items() if name != "step"},
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,   # Linux: kB
     }
 
 

@@ -49,6 +49,39 @@ final class RandomTests: XCTestCase {
         XCTAssertEqual(moments[4], 3, accuracy: tolerance(96), "fourth moment")
     }
 
+    /// `fillNormal` (whole blocks in the C kernel) gives exactly the values of as many
+    /// `nextNormal` calls, whatever state the stream is in: fresh, holding a spare normal, in
+    /// the middle of a block (after one word or one double uniform), for even, odd and
+    /// multi-batch counts; and it leaves the stream where those calls would (the next draws agree).
+    func testFillNormalMatchesNextNormalBitForBit() {
+        let preparations: [(String, (inout RandomStream) -> Void)] = [
+            ("fresh", { _ in }),
+            ("spare held", { _ = $0.nextNormal() }),
+            ("one word used", { _ = $0.nextUInt32() }),
+            ("a double uniform used", { _ = $0.nextUniformDouble() }),
+            ("a spare and half a block", { _ = $0.nextUniformDouble(); _ = $0.nextNormal() }),
+        ]
+        var compared = 0
+        for (name, prepare) in preparations {
+            for count in [0, 1, 2, 3, 31, 32, 33, 784, 4097] {
+                for sample in [0, 5, 1 << 20] {
+                    var scalar = RandomStream(seed: 0x1234_5678_9ABC, purpose: .samplingNoise, epoch: 3, step: 17, sample: sample)
+                    var filled = scalar
+                    prepare(&scalar)
+                    prepare(&filled)
+                    let expected = (0..<count).map { _ in scalar.nextNormal() }
+                    var actual = [Float](repeating: .nan, count: count)
+                    actual.withUnsafeMutableBufferPointer { filled.fillNormal($0.baseAddress!, count: count) }
+                    XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern), "\(name), count \(count), sample \(sample)")
+                    XCTAssertEqual((0..<3).map { _ in filled.nextNormal() }, (0..<3).map { _ in scalar.nextNormal() },
+                                   "after \(name), count \(count): the streams must continue alike")
+                    compared += count
+                }
+            }
+        }
+        XCTAssertGreaterThan(compared, 60_000)
+    }
+
     /// Uniforms: in [0, 1), mean 1/2 and variance 1/12 within 6 standard errors; indices in range
     /// with every value hit about equally often.
     func testUniformsAndIndices() {

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011):
@@ -95,8 +96,31 @@ public struct RandomStream: Sendable {
         return Float(radius * cos(angle))
     }
 
+    /// `count` successive `nextNormal()` values. Whole blocks go through a vectorised C kernel
+    /// (the same values, bit for bit); a leftover spare, a block already begun and an odd last
+    /// value take the scalar path.
     public mutating func fillNormal(_ output: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { output[i] = nextNormal() }
+        var i = 0
+        if count > 0, let spare = spareNormal {
+            output[0] = spare
+            spareNormal = nil
+            i = 1
+        }
+        if used == 4 {
+            let pairs = (count - i) / 2
+            withUnsafeBytes(of: key) { k in
+                withUnsafeBytes(of: counter) { c in
+                    orw_philox_normals(output + i, pairs, k.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                                       c.baseAddress!.assumingMemoryBound(to: UInt32.self))
+                }
+            }
+            counter[0] &+= UInt32(truncatingIfNeeded: pairs)
+            i += 2 * pairs
+        }
+        while i < count {
+            output[i] = nextNormal()
+            i += 1
+        }
     }
 
     public mutating func fillUniform(_ output: UnsafeMutablePointer<Float>, count: Int) {

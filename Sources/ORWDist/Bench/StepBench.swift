@@ -97,6 +97,11 @@ public struct StepBenchReport: Codable, Sendable {
     public var gradientFloats: Int
     public var baselineRSSBytes: Double       // before the model exists (runtime, MPI, BLAS)
     public var peakRSSBytes: Double
+    /// After the timed steps, max over ranks: RssAnon, the process's private memory (what the
+    /// theoretical bytes count, plus the runtime's heap), and RssFile, the pages of mapped files
+    /// (the libraries' code; shared by the ranks of a node).
+    public var privateRSSBytes: Double
+    public var fileRSSBytes: Double
     public var theoreticalBytes: Double       // θ copies, gradient, Adam moments, activations, buffers
     public var rewardCurve: [Double]          // reward mean of every step (warm-up included), same seed whatever the precision
     public var sampleDeviation: SampleDeviation?   // bf16 rollouts only: against fp32 from the same noise
@@ -153,6 +158,8 @@ public enum StepBench {
             rewardCurve.append(metrics.rewardMean)
         }
         let peakRSS = try world.allreduceMax(residentBytes(field: "VmHWM"))
+        let privateRSS = try world.allreduceMax(residentBytes(field: "RssAnon"))
+        let fileRSS = try world.allreduceMax(residentBytes(field: "RssFile"))
         try world.barrier()
 
         // The step's matrix products, each measured alone on this rank (same backend, shape, precision).
@@ -230,7 +237,7 @@ public enum StepBench {
             slowestRankWorkSeconds: quantile(slowestWork, 0.5),
             synchronisationSeconds: quantile(zip(total, slowestWork).map { $0 - $1 }, 0.5), allreduce: allreduce,
             gradientFloats: model.layout.count,
-            baselineRSSBytes: baselineRSS, peakRSSBytes: peakRSS,
+            baselineRSSBytes: baselineRSS, peakRSSBytes: peakRSS, privateRSSBytes: privateRSS, fileRSSBytes: fileRSS,
             theoreticalBytes: theoreticalBytes(spec: spec, parameters: model.layout.count, n: n, b: b,
                                                bf16: settings.rolloutPrecision == .bf16,
                                                packedFP32: settings.rolloutPrecision == .fp32 && backends.contains(.onednn)),
@@ -334,7 +341,8 @@ public enum StepBench {
         return work / best
     }
 
-    /// A field of /proc/self/status in bytes (VmRSS: now, VmHWM: peak); 0 where unavailable.
+    /// A field of /proc/self/status in bytes (VmRSS: now, VmHWM: peak, RssAnon / RssFile: now,
+    /// private / file-backed); 0 where unavailable.
     static func residentBytes(field: String) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
@@ -387,6 +395,8 @@ extension StepBenchReport {
         lines.append(String(format: "memory: peak RSS %.1f MB (max over ranks), baseline %.1f MB before the model, theoretical %.1f MB; peak/theoretical %.2f, (peak − baseline)/theoretical %.2f",
                             peakRSSBytes / 1e6, baselineRSSBytes / 1e6, theoreticalBytes / 1e6, peakRSSBytes / theoreticalBytes,
                             (peakRSSBytes - baselineRSSBytes) / theoreticalBytes))
+        lines.append(String(format: "  after the steps: private (RssAnon) %.1f MB = %.2f × theoretical, mapped files (RssFile: libraries' code, shared by a node's ranks) %.1f MB",
+                            privateRSSBytes / 1e6, privateRSSBytes / theoreticalBytes, fileRSSBytes / 1e6))
         if let deviation = sampleDeviation {
             lines.append(String(format: "bf16 vs fp32 rollout from the same noise: mean |Δx| %.3g, max |Δx| %.3g (sample std %.3g, mean |x1 − x0| %.3g); reward %.5g vs %.5g",
                                 deviation.meanAbsolute, deviation.maxAbsolute, deviation.sampleStd, deviation.meanDisplacement,
