@@ -25,14 +25,14 @@ struct Info: ParsableCommand {
         }.joined()
         let line = "rank \(world.rank)/\(world.size) local \(world.localRank)/\(world.localSize)"
             + " host \(ProcessInfo.processInfo.hostName) pid \(getpid())"
-            + " blas-threads \(BLAS.threadCount)" + slurmTask
+            + " blas-threads \(BLAS.threadCount) blas-core \(BLAS.coreName)" + slurmTask
         let lines = try world.gather(string: line)
         guard world.isRoot else { return }
         print("orwdist \(OrwdistVersion.current) (\(OrwdistVersion.buildConfiguration) build)")
         print("MPI: \(MPICommunicator.libraryVersion.split(separator: "\n").first ?? "unknown")")
         print("world size: \(world.size)")
         print("OpenBLAS: \(BLAS.configuration)")
-        print("OpenBLAS core: \(BLAS.coreName)")
+        print("OpenBLAS core: \(BLASCoreSelection.description)")
         let slurmJob = Self.slurmJobKeys.filter { environment[$0] != nil }
         if slurmJob.isEmpty {
             print("Slurm: not in a Slurm job")

@@ -14,4 +14,9 @@ struct Orwdist: ParsableCommand {
         version: OrwdistVersion.current,
         subcommands: [Train.self, Pretrain.self, Sample.self, Report.self, Inspect.self, Classifier.self, Bench.self, Info.self]
     )
+
+    static func main() {
+        BLASCoreSelection.restartOnBetterCoreIfNeeded()   // before MPI starts: it may exec this binary again
+        Self.main(nil)
+    }
 }

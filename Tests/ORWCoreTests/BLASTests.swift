@@ -113,4 +113,22 @@ final class BLASTests: XCTestCase {
         XCTAssertNotEqual(BLAS.coreName, "unknown")
         XCTAssertGreaterThanOrEqual(BLAS.threadCount, 1)
     }
+    /// Which core replaces OpenBLAS' choice: only a slower one than the CPU's flags allow.
+    func testBetterCoreOnlyUpgradesAFallback() {
+        let avx512: Set<String> = ["sse3", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+        let avx2: Set<String> = ["sse3", "avx", "avx2", "fma"]
+        XCTAssertEqual(BLAS.betterCore(than: "Prescott", cpuFlags: avx512), "SkylakeX")
+        XCTAssertEqual(BLAS.betterCore(than: "Haswell", cpuFlags: avx512), "SkylakeX")
+        XCTAssertNil(BLAS.betterCore(than: "SkylakeX", cpuFlags: avx512))
+        XCTAssertNil(BLAS.betterCore(than: "Cooperlake", cpuFlags: avx512))
+        XCTAssertNil(BLAS.betterCore(than: "SapphireRapids", cpuFlags: avx512))
+        XCTAssertEqual(BLAS.betterCore(than: "Prescott", cpuFlags: avx2), "Haswell")
+        XCTAssertEqual(BLAS.betterCore(than: "Sandybridge", cpuFlags: avx2), "Haswell")
+        XCTAssertNil(BLAS.betterCore(than: "Zen", cpuFlags: avx2))
+        XCTAssertNil(BLAS.betterCore(than: "Haswell", cpuFlags: avx2))
+        XCTAssertNil(BLAS.betterCore(than: "Prescott", cpuFlags: ["sse3", "avx"]), "nothing better to offer")
+        XCTAssertEqual(BLAS.betterCore(than: "Prescott", cpuFlags: avx2.union(["avx512f"])), "Haswell",
+                       "AVX-512 without its BW/VL/DQ/CD subsets is not what SkylakeX kernels need")
+    }
 }
+

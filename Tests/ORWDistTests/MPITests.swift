@@ -96,6 +96,41 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(lines.contains("Slurm: not in a Slurm job"), result.summary)
     }
 
+    // MARK: OpenBLAS' core
+
+    /// The cores this CPU's /proc/cpuinfo flags allow, read here independently of orwdist:
+    /// OpenBLAS' names for AVX-512 cores, or for AVX2 + FMA ones; nil for an older CPU.
+    var fittingCores: Set<String>? {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let flags = Set(text.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        if flags.contains("avx512f") && flags.contains("avx512bw") { return ["SkylakeX", "Cooperlake", "SapphireRapids"] }
+        if flags.contains("avx2") && flags.contains("fma") { return ["Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"] }
+        return nil
+    }
+
+    /// Without OPENBLAS_CORETYPE, every rank runs OpenBLAS on a core this CPU allows, even where
+    /// OpenBLAS' own detection falls back to an older one (Prescott on this machine kind), and
+    /// info says so; a user's OPENBLAS_CORETYPE is kept.
+    func testOpenBLASRunsOnACoreTheCPUAllows() throws {
+        var environment = environmentOutsideSlurm
+        environment["OPENBLAS_CORETYPE"] = nil
+        let result = try mpirun(n: 2, args: [try productPath("orwdist"), "info"], environment: environment)
+        XCTAssertTrue(result.succeeded, result.summary)
+        let cores = result.stdout.split(separator: "\n").filter { $0.hasPrefix("rank ") }.compactMap { line in
+            line.split(separator: " ").drop { $0 != "blas-core" }.dropFirst().first.map(String.init)
+        }
+        XCTAssertEqual(cores.count, 2, result.summary)
+        if let fitting = fittingCores {
+            for core in cores { XCTAssertTrue(fitting.contains(core), "OpenBLAS runs \(core); this CPU allows \(fitting)\n\(result.summary)") }
+        }
+
+        environment["OPENBLAS_CORETYPE"] = "Haswell"
+        let chosen = try runProcess(try productPath("orwdist"), ["info"], environment: environment, timeout: 60)
+        XCTAssertTrue(chosen.succeeded, chosen.summary)
+        XCTAssertTrue(chosen.stdout.contains("OpenBLAS core: Haswell\n"), chosen.summary)
+        XCTAssertTrue(chosen.stdout.contains(" blas-core Haswell"), chosen.summary)
+    }
+
     /// Inside a Slurm job (simulated by its variables; run as a singleton so that mpirun's own
     /// Slurm support stays out of it), info lists the job variables and each rank's task ids.
     func testInfoShowsSlurmJobVariables() throws {

@@ -16,6 +16,22 @@ public enum BLAS {
         return String(cString: text)
     }
 
+    /// The core OpenBLAS should run on a CPU with these /proc/cpuinfo `flags` when it chose
+    /// `detected`, or nil when `detected` is already as good. A DYNAMIC_ARCH OpenBLAS that does
+    /// not know a CPU model (0.3.21 and models newer than it) falls back to "Prescott", SSE3
+    /// kernels 4–5× slower than the AVX-512 ones on these shapes; its own names for the cores
+    /// that have AVX-512 are SkylakeX and newer, for AVX2 + FMA Haswell and newer.
+    public static func betterCore(than detected: String, cpuFlags: Set<String>) -> String? {
+        let avx512 = ["SkylakeX", "Cooperlake", "SapphireRapids"]
+        if cpuFlags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) {
+            return avx512.contains(detected) ? nil : "SkylakeX"
+        }
+        if cpuFlags.isSuperset(of: ["avx2", "fma"]) {
+            return (avx512 + ["Haswell", "Zen"]).contains(detected) ? nil : "Haswell"
+        }
+        return nil
+    }
+
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
     public static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
