@@ -144,7 +144,7 @@ def main():
             shares = [two[r]["slowestRankWorkSeconds"] / (two[r]["slowestRankWorkSeconds"] + two[r]["synchronisationSeconds"])
                       for r in rounds]
             rows.append((workload, "2 ranks: the slowest rank's own work / the step (1 − what synchronisation adds; "
-                         "medians over steps, then rounds)", f"{median(shares):.1%} [{min(shares):.1%}–{max(shares):.1%}]",
+                         "medians over steps, then rounds)", f"{median(shares):.1%}" + (f" [{min(shares):.1%}–{max(shares):.1%}]" if len(shares) > 1 else ""),
                          "", "", "≥ 97%", "yes" if median(shares) >= 0.97 else "no"))
             sync = median([two[r]["synchronisationSeconds"] for r in rounds])
             work = median([two[r]["slowestRankWorkSeconds"] for r in rounds])
