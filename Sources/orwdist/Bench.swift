@@ -16,10 +16,13 @@ struct BenchStep: ParsableCommand {
         discussion: """
         Runs the real trainer step on a randomly initialised model (no pretraining needed): \
         `--warmup` steps, then `--steps` timed ones; prints the median and spread, each phase's \
-        median, the step's matrix-product FLOPs, the rate of every product measured alone, and \
-        peak RSS against the theoretical bytes. Under `mpirun -n R` every rank computes \
-        --batch samples (weak scaling). Threads: set OPENBLAS_NUM_THREADS and OMP_NUM_THREADS \
-        (oneDNN) to 1 per rank for the comparisons of scripts/bench.
+        median, the step's matrix-product FLOPs, the rate of every product measured alone, the \
+        gradient's allreduce through orwdist's communicator against the bare MPI_Allreduce \
+        (interleaved), and peak RSS (private and mapped-file) against the theoretical bytes. \
+        Under `mpirun -n R` every rank computes --batch samples (weak scaling), and the report \
+        adds each rank's phases, each rank's own work and what synchronisation adds to the \
+        slowest rank's. Threads: set OPENBLAS_NUM_THREADS and OMP_NUM_THREADS (oneDNN) to 1 per \
+        rank for the comparisons of scripts/bench.
         """)
 
     @Option(help: "small = MLP(2, 256, 3), image = MLP(784, 1024, 3).") var workload: StepBenchSettings.Workload = .small

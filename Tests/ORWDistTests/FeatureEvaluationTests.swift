@@ -156,5 +156,13 @@ final class FeatureEvaluationTests: XCTestCase {
         print("FID floor \(floor), FID of the base \(fid), histogram \(epochs[0]["class_histogram"]!)")
         XCTAssertGreaterThan(floor, 0, "N = 64 real images are not the test set")
         XCTAssertGreaterThan(fid, floor, "a 2-step base is further from the data than real images")
+
+        // The report's table of runs shows the FID, base → last epoch.
+        try orwdist(["report", run, "--out", Self.scratch + "/report.html"])
+        let html = try String(contentsOfFile: Self.scratch + "/report.html", encoding: .utf8)
+        let last = try XCTUnwrap(epochs[1]["fid"] as? Double)
+        XCTAssertTrue(html.contains("<th>W2 bound</th><th>FID</th></tr>"), "no FID column")
+        XCTAssertTrue(html.contains("<td>\(SVGChart.label(fid, digits: 4)) → \(SVGChart.label(last, digits: 4))</td></tr>"),
+                      "FID \(fid) → \(last) not in the table")
     }
 }

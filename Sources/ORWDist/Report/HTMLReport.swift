@@ -107,8 +107,10 @@ public struct HTMLReport {
     }
 
     public var html: String {
+        // Runs evaluated with a classifier (run.eval_classifier) get their FID in the table too.
+        let withFID = runs.contains { $0.epochs.contains { $0["fid"] != nil } }
         var body = "<h1>orwdist report</h1>\n<table class=\"runs\"><tr><th></th><th>run</th><th>label</th><th>steps</th>"
-            + "<th>reward (base → last epoch)</th><th>diversity</th><th>W2 bound</th></tr>\n"
+            + "<th>reward (base → last epoch)</th><th>diversity</th><th>W2 bound</th>" + (withFID ? "<th>FID</th>" : "") + "</tr>\n"
         for (i, run) in runs.enumerated() {
             func span(_ field: String) -> String {
                 guard let first = run.epochs.first?[field], let last = run.epochs.last?[field] else { return "–" }
@@ -118,7 +120,7 @@ public struct HTMLReport {
             body += "<tr><td><span class=\"swatch\" style=\"background:\(color(i))\"></span></td>"
                 + "<td><code>\(HTML.escape(run.path))</code></td><td>\(HTML.escape(labels[i]))</td>"
                 + "<td>\(steps.map { String(Int($0)) } ?? "–")</td><td>\(span("reward_mean"))</td>"
-                + "<td>\(span("diversity"))</td><td>\(span("w2_bound"))</td></tr>\n"
+                + "<td>\(span("diversity"))</td><td>\(span("w2_bound"))</td>" + (withFID ? "<td>\(span("fid"))</td>" : "") + "</tr>\n"
         }
         body += "</table>\n<section class=\"charts\">\n"
         for (chart, caption) in charts {
