@@ -39,6 +39,8 @@ struct BenchStep: ParsableCommand {
     var gemm = "openblas"
     @Option(help: "Rollout precision: fp32, or bf16 (through oneDNN, fp32 accumulation and master weights).")
     var rolloutPrecision: Precision = .fp32
+    @Option(help: "Precision of the policy's forward and backward passes: fp32, or bf16 (through oneDNN, fp32 accumulation, master weights and gradients).")
+    var trainingPrecision: Precision = .fp32
     @Option(help: "Also write the report as JSON to this file (rank 0).") var json: String?
 
     func run() throws {
@@ -55,6 +57,7 @@ struct BenchStep: ParsableCommand {
         settings.warmup = warmup
         settings.alpha = alpha
         settings.rolloutPrecision = rolloutPrecision
+        settings.trainingPrecision = trainingPrecision
         let names = gemm.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         let backends = try names.map { name -> GEMMBackend in
             guard let backend = GEMMBackend(rawValue: name) else {

@@ -148,6 +148,40 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Training passes in bf16 (`trainingPrecision`): forward, parameter and input gradients
+    /// within 3e-2 (∞-norm relative) of the fp32 passes — whose gradients the finite-difference
+    /// tests check; a finite difference of a bf16 forward would measure its rounding, not its
+    /// slope — and `infer` (the reference, evaluations) stays exactly fp32.
+    func testBFloat16TrainingPassesAreCloseToFP32() {
+        let batch = 24
+        let reference = MLPVelocityField(spec)
+        let (theta, t, x, g) = inputs(reference, batch: batch)
+        func run(_ model: MLPVelocityField) -> (v: [Float], inferred: [Float], dtheta: [Float], dx: [Float]) {
+            let v = FloatBuffer(zeros: batch * 3), inferred = FloatBuffer(zeros: batch * 3)
+            let dtheta = FloatBuffer(zeros: theta.count), dx = FloatBuffer(zeros: x.count)
+            model.forward(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: v.pointer)
+            model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: inferred.pointer)
+            model.backward(parameterGradient: dtheta.pointer, inputGradient: dx.pointer, outputGradient: g.pointer, parameters: theta.pointer)
+            return (v.values, inferred.values, dtheta.values, dx.values)
+        }
+        let expected = run(reference)
+        let model = MLPVelocityField(spec)
+        model.trainingPrecision = .bf16
+        let actual = run(model)
+        for (name, a, e) in [("forward", actual.v, expected.v), ("dθ", actual.dtheta, expected.dtheta), ("dx", actual.dx, expected.dx)] {
+            let deviation = Deviation(a, e)
+            print("bf16 vs fp32 training pass, \(name): \(deviation)")
+            XCTAssertLessThanOrEqual(deviation.relative, 3e-2, name)
+            XCTAssertGreaterThan(deviation.absolute, 0, "\(name): bf16 should round something")
+        }
+        XCTAssertEqual(actual.inferred, expected.inferred, "infer is not a training pass")
+        // The whole gradient points the way the fp32 one does.
+        let cosine = zip(actual.dtheta, expected.dtheta).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            / (actual.dtheta.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+               * expected.dtheta.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
+        XCTAssertGreaterThan(cosine, 0.999)
+    }
+
     /// A rollout's pass (every sample at the same t: the embedding's product done once) gives
     /// the per-sample pass's values, on both backends.
     func testSharedTimeInferenceMatchesPerSamplePass() {

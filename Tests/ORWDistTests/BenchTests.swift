@@ -79,11 +79,18 @@ final class BenchTests: XCTestCase {
         XCTAssertNil(report["sampleDeviation"], "fp32 rollouts have nothing to compare")
     }
 
-    /// Two ranks with bf16 rollouts: the comparison with fp32 rollouts from the same noise stays
-    /// within the bound of the bf16 kernel tests (1e-2 relative over an Euler rollout).
-    func testTwoRanksBF16Rollout() throws {
-        let report = try bench(ranks: 2, ["--gemm", "onednn", "--rollout-precision", "bf16"])
+    /// Two ranks with bf16 rollouts and training passes: the comparison with fp32 rollouts from
+    /// the same noise stays within the bound of the bf16 kernel tests (1e-2 relative over an
+    /// Euler rollout), and the training products are counted at bf16 rates.
+    func testTwoRanksBF16() throws {
+        let report = try bench(ranks: 2, ["--gemm", "onednn", "--rollout-precision", "bf16", "--training-precision", "bf16"])
         try checkConsistency(report, ranks: 2)
+        XCTAssertEqual(report["trainingPrecision"] as? String, "bf16")
+        let products = try XCTUnwrap(report["products"] as? [[String: Any]])
+        // The weight gradients (dW = dyᵀ x, transposed A) are the policy's alone: all bf16.
+        let weightGradients = products.filter { $0["transposeA"] as? Bool == true }
+        XCTAssertFalse(weightGradients.isEmpty)
+        XCTAssertTrue(weightGradients.allSatisfy { $0["precision"] as? String == "bf16" }, "\(weightGradients)")
         let deviation = try XCTUnwrap(report["sampleDeviation"] as? [String: Any])
         let std = try number(deviation, "sampleStd")
         XCTAssertGreaterThan(std, 0.1)

@@ -141,6 +141,36 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    // MARK: bf16 training passes
+
+    /// `model.training_precision = "bf16"` (the policy's forward and backward through bf16
+    /// products) fine-tunes like fp32: on the α = 1 8-Gaussian run, every epoch's reward,
+    /// diversity and W2 bound within 2% (rewards) and 3% (W2, diversity) of the fp32 run's, and
+    /// the step losses of the first epoch within 1%.
+    func testBFloat16TrainingPassesTrackFP32() throws {
+        let base = try base("8gaussians", steps: 1500)
+        func finetune(_ precision: String) throws -> (epochs: [[String: Any]], steps: [[String: Any]]) {
+            let run = Self.scratch + "/training-precision-\(precision)"
+            try orwdist(["train", "--base", base, "--run-dir", run, "--alpha", "1", "--tau", "0.5",
+                         "--batch", "256", "--microbatch", "64", "--steps-per-epoch", "50", "--epochs", "3",
+                         "--lr", "2e-3", "--set", "run.eval_samples=1000", "--set", "run.log_every=1",
+                         "--set", "model.training_precision=\"\(precision)\""], ranks: 2)
+            return (try records(run, kind: "epoch"), try records(run, kind: "step"))
+        }
+        let single = try finetune("fp32"), half = try finetune("bf16")
+        XCTAssertEqual(single.epochs.count, half.epochs.count)
+        for (a, b) in zip(single.epochs.dropFirst(), half.epochs.dropFirst()) {
+            let epoch = a["epoch"] as! Int
+            assertClose(a["reward_mean"] as! Double, b["reward_mean"] as! Double, relative: 0.02, "epoch \(epoch) reward")
+            assertClose(a["diversity"] as! Double, b["diversity"] as! Double, relative: 0.03, "epoch \(epoch) diversity")
+            assertClose(a["w2_bound"] as! Double, b["w2_bound"] as! Double, relative: 0.03, "epoch \(epoch) W2 bound")
+        }
+        for (a, b) in zip(single.steps.prefix(50), half.steps.prefix(50)) {
+            assertClose(a["loss"] as! Double, b["loss"] as! Double, relative: 0.01, "step \(a["step"]!) loss")
+        }
+        XCTAssertNotEqual(single.steps.map { $0["loss"] as! Double }, half.steps.map { $0["loss"] as! Double }, "bf16 must round something")
+    }
+
     // MARK: The default
 
     func testNoArgumentDefaultCompletesWithASummary() throws {

@@ -30,6 +30,14 @@ public final class MLPVelocityField: VelocityField {
     /// (`forward`, `backward`, the reference's `infer`) is fp32.
     public var rolloutPrecision: Precision = .fp32
 
+    /// The precision of the training passes, `forward` and `backward` (the policy's). `.bf16`
+    /// runs every Linear's products through oneDNN with bf16 operands (θ, each layer's input
+    /// and output gradient rounded once per pass) and fp32 accumulation; activations, bias,
+    /// SiLU, the gradient and everything after it stay fp32. `infer` (the reference,
+    /// evaluations) is not affected.
+    public var trainingPrecision: Precision = .fp32
+    private let train16 = TypedWorkspace<UInt16>()   // bf16 θ [P], each layer's input [B, I_l], then dy [B, max O]
+
     private let embedding: TimeEmbedding
     private let linears: [LinearTensors]    // [L + 1], input layer first
 
@@ -112,7 +120,76 @@ public final class MLPVelocityField: VelocityField {
         savedTimes.reserve(batch).update(from: t, count: batch)
         let acts = Activations(saved.reserve(Activations.count(batch: batch, spec: spec)), batch: batch, spec: spec)
         embedding.forward(output: acts.embedding, t: t, batch: batch)
-        evaluateConcatenated(parameters, x: x, batch: batch, output: output, acts: acts, keepPreactivations: true)
+        if trainingPrecision == .bf16 {
+            forwardBFloat16(parameters, x: x, batch: batch, output: output, acts: acts)
+        } else {
+            evaluateConcatenated(parameters, x: x, batch: batch, output: output, acts: acts, keepPreactivations: true)
+        }
+    }
+
+    /// Where layer `layer`'s bf16 input starts in `train16` (after θ); `layer` = L + 1 gives
+    /// the start of the bf16 output gradient.
+    private func inputs16Offset(_ layer: Int, batch: Int) -> Int {
+        layout.count + linears[..<layer].reduce(0) { $0 + batch * $1.inFeatures }
+    }
+
+    /// `forward` in bf16 (`trainingPrecision`): θ and each layer's input rounded to bf16 and
+    /// kept for `backwardBFloat16`; products through oneDNN with fp32 output, then bias and
+    /// SiLU in fp32, the preactivations and activations saved as in fp32.
+    private func forwardBFloat16(_ parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, batch: Int,
+                                 output: UnsafeMutablePointer<Float>, acts: Activations) {
+        let widest = linears.map(\.outFeatures).max()!
+        let base = train16.reserve(inputs16Offset(linears.count, batch: batch) + batch * widest)
+        Elementwise.toBFloat16(base, parameters, count: layout.count)
+        Concat.forward(output: acts.input, first: x, second: acts.embedding, batch: batch,
+                       firstFeatures: spec.dimension, secondFeatures: spec.timeEmbedding)
+        for layer in 0...spec.depth {
+            let linear = linears[layer]
+            let last = layer == spec.depth
+            let (i, o) = (linear.inFeatures, linear.outFeatures)
+            let input16 = base + inputs16Offset(layer, batch: batch)   // [B, I]
+            Elementwise.toBFloat16(input16, acts.layerInput(layer), count: batch * i)
+            let pre = last ? output : acts.preactivation(layer)
+            OneDNN.matmul(transposeA: false, transposeB: true, m: batch, n: o, k: i, a: input16, lda: i, sourceType: .bf16,
+                          b: base + linear.weight, ldb: i, weightType: .bf16, c: pre, ldc: o)
+            if last {
+                Elementwise.addBias(pre, bias: parameters + linear.bias, rows: batch, columns: o)
+            } else {
+                Elementwise.biasSiLU(pre, activation: acts.activation(layer), bias: parameters + linear.bias, rows: batch, columns: o)
+            }
+        }
+    }
+
+    /// `backward` after `forwardBFloat16`: each layer's output gradient rounded to bf16, then
+    /// dW += dy₁₆ᵀ · input₁₆ and dx = dy₁₆ · W₁₆ through oneDNN (fp32 results); bias
+    /// gradients and the SiLU slope in fp32 from the fp32 dy.
+    private func backwardBFloat16(parameterGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                                  outputGradient: UnsafePointer<Float>, parameters: UnsafePointer<Float>, batch: Int,
+                                  acts: Activations, gradients: UnsafeMutablePointer<Float>) {
+        let base = train16.base
+        let weights16 = base, dy16 = base + inputs16Offset(linears.count, batch: batch)   // [P], [B, O]
+        var dy = outputGradient                                                           // [B, O] fp32
+        for layer in stride(from: spec.depth, through: 0, by: -1) {
+            let linear = linears[layer]
+            let (i, o) = (linear.inFeatures, linear.outFeatures)
+            Elementwise.toBFloat16(dy16, dy, count: batch * o)
+            OneDNN.matmul(transposeA: true, transposeB: false, m: o, n: i, k: batch, a: dy16, lda: o, sourceType: .bf16,
+                          b: base + inputs16Offset(layer, batch: batch), ldb: i, weightType: .bf16,
+                          beta: 1, c: parameterGradient + linear.weight, ldc: i)
+            Elementwise.columnSum(parameterGradient + linear.bias, dy, rows: batch, columns: o)
+            if layer > 0 {
+                let next = gradients + (layer % 2) * batch * spec.hidden
+                OneDNN.matmul(transposeA: false, transposeB: false, m: batch, n: i, k: o, a: dy16, lda: o, sourceType: .bf16,
+                              b: weights16 + linear.weight, ldb: i, weightType: .bf16, c: next, ldc: i)
+                Elementwise.siluBackward(next, next, acts.preactivation(layer - 1), count: batch * spec.hidden, accumulate: false)
+                dy = UnsafePointer(next)
+            } else if let inputGradient {
+                // dx [B, D] += dy · W[:, :D]
+                OneDNN.matmul(transposeA: false, transposeB: false, m: batch, n: spec.dimension, k: o, a: dy16, lda: o,
+                              sourceType: .bf16, b: weights16 + linear.weight, ldb: i, weightType: .bf16,
+                              beta: 1, c: inputGradient, ldc: spec.dimension)
+            }
+        }
     }
 
     public func infer(_ parameters: UnsafePointer<Float>, t: UnsafePointer<Float>,
@@ -159,6 +236,12 @@ public final class MLPVelocityField: VelocityField {
         let acts = Activations(saved.base, batch: batch, spec: spec)
         let gradients = savedGradient.reserve(2 * batch * spec.hidden)   // 2 × [B, H]
         var dy = outputGradient                                          // [B, O] of the current layer
+
+        if trainingPrecision == .bf16 {
+            backwardBFloat16(parameterGradient: parameterGradient, inputGradient: inputGradient, outputGradient: outputGradient,
+                             parameters: parameters, batch: batch, acts: acts, gradients: gradients)
+            return
+        }
 
         for layer in stride(from: spec.depth, through: 0, by: -1) {
             let linear = linears[layer], backend = gemmBackends[layer]

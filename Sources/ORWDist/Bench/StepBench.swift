@@ -30,6 +30,7 @@ public struct StepBenchSettings: Sendable {
     public var warmup = 5
     public var gemmBackends: [GEMMBackend]? = nil      // per Linear; nil: all OpenBLAS
     public var rolloutPrecision = Precision.fp32
+    public var trainingPrecision = Precision.fp32
     public var alpha = 1.0
     public var seed = 0
 
@@ -64,6 +65,7 @@ public struct StepBenchReport: Codable, Sendable {
     public var solverSteps: Int
     public var gemm: [String]
     public var rolloutPrecision: String
+    public var trainingPrecision: String
     public var blasCore: String
     public var steps: Int
     public var medianStepSeconds: Double
@@ -128,6 +130,7 @@ public enum StepBench {
             model.gemmBackends = backends
         }
         model.rolloutPrecision = settings.rolloutPrecision
+        model.trainingPrecision = settings.trainingPrecision
         var reference = [Float](repeating: 0, count: model.layout.count)
         model.initialize(&reference, seed: UInt64(settings.seed))
 
@@ -185,8 +188,11 @@ public enum StepBench {
         }
         add(model.matrixProducts(batch: n, pass: .inferSharedTime), precision: settings.rolloutPrecision,
             times: settings.solverSteps, rollout: true)
-        add(model.matrixProducts(batch: b, pass: .forward), precision: .fp32, times: microbatches * (settings.alpha > 0 ? 2 : 1))
-        add(model.matrixProducts(batch: b, pass: .backward), precision: .fp32, times: microbatches)
+        add(model.matrixProducts(batch: b, pass: .forward), precision: settings.trainingPrecision, times: microbatches)
+        if settings.alpha > 0 {   // the reference's pass: fp32 always
+            add(model.matrixProducts(batch: b, pass: .forward), precision: .fp32, times: microbatches)
+        }
+        add(model.matrixProducts(batch: b, pass: .backward), precision: settings.trainingPrecision, times: microbatches)
         var flops = 0.0, limit = 0.0, peak = 0.0
         for index in products.indices {
             let p = products[index]
@@ -225,7 +231,8 @@ public enum StepBench {
         return StepBenchReport(
             workload: "MLP(\(spec.dimension), \(spec.hidden), \(spec.depth))", parameters: model.layout.count,
             ranks: world.size, batchPerRank: n, globalBatch: config.globalBatch, solverSteps: settings.solverSteps,
-            gemm: backends.map(\.rawValue), rolloutPrecision: settings.rolloutPrecision.rawValue, blasCore: BLAS.coreName,
+            gemm: backends.map(\.rawValue), rolloutPrecision: settings.rolloutPrecision.rawValue,
+            trainingPrecision: settings.trainingPrecision.rawValue, blasCore: BLAS.coreName,
             steps: settings.steps, medianStepSeconds: median, p10StepSeconds: quantile(total, 0.1),
             p90StepSeconds: quantile(total, 0.9), stepsPerSecond: 1 / median,
             medianStepCPUSeconds: quantile(clock.cpuSeconds, 0.5), cpuStepsPerSecond: 1 / quantile(clock.cpuSeconds, 0.5), phases: phases,
@@ -240,7 +247,8 @@ public enum StepBench {
             baselineRSSBytes: baselineRSS, peakRSSBytes: peakRSS, privateRSSBytes: privateRSS, fileRSSBytes: fileRSS,
             theoreticalBytes: theoreticalBytes(spec: spec, parameters: model.layout.count, n: n, b: b,
                                                bf16: settings.rolloutPrecision == .bf16,
-                                               packedFP32: settings.rolloutPrecision == .fp32 && backends.contains(.onednn)),
+                                               packedFP32: settings.rolloutPrecision == .fp32 && backends.contains(.onednn),
+                                               bf16Training: settings.trainingPrecision == .bf16),
             rewardCurve: rewardCurve, sampleDeviation: deviation)
     }
 
@@ -288,11 +296,13 @@ public enum StepBench {
     /// gradients, the inference scratch, the Euler integrator's three [n, D] buffers, the
     /// online samples and the microbatch's eight [b, D].
     public static func theoreticalBytes(spec: MLPArchitecture, parameters p: Int, n: Int, b: Int, bf16: Bool,
-                                        packedFP32: Bool = false) -> Double {
+                                        packedFP32: Bool = false, bf16Training: Bool = false) -> Double {
         let (d, e, h, l) = (spec.dimension, spec.timeEmbedding, spec.hidden, spec.depth)
         let activations = b * (2 * e + d + 2 * l * h)
         let floats = 6 * p + 2 * activations + b + 2 * b * h + max(activations, 2 * n * h) + 3 * n * d + n * d + 2 * n + 8 * b * d + b
-        return Double(4 * floats + (bf16 ? 2 * p + 2 * n * (d + 2 * h) : 0) + (packedFP32 ? 4 * p : 0))
+        // bf16 training: θ, every layer's input and the widest output gradient, 2 bytes each.
+        let training16 = p + b * (d + e + l * h) + b * max(h, d)
+        return Double(4 * floats + (bf16 ? 2 * p + 2 * n * (d + 2 * h) : 0) + (packedFP32 ? 4 * p : 0) + (bf16Training ? 2 * training16 : 0))
     }
 
     /// Best rate (FLOP/s) of one product over repeated runs, on fresh buffers.
@@ -366,7 +376,7 @@ extension StepBenchReport {
         func ms(_ s: Double) -> String { String(format: "%8.2f ms", s * 1e3) }
         var lines = [
             "orwdist bench step: \(workload), \(parameters) parameters, \(ranks) rank(s) × \(batchPerRank) samples (global \(globalBatch)), Euler \(solverSteps) steps",
-            "GEMM: \(gemm.joined(separator: ",")) (OpenBLAS core \(blasCore)), rollout precision \(rolloutPrecision)",
+            "GEMM: \(gemm.joined(separator: ",")) (OpenBLAS core \(blasCore)), rollout precision \(rolloutPrecision), training precision \(trainingPrecision)",
             "step: median \(ms(medianStepSeconds)), p10 \(ms(p10StepSeconds)), p90 \(ms(p90StepSeconds)) over \(steps) steps → \(String(format: "%.3f", stepsPerSecond)) steps/s",
             "step CPU time: median \(ms(medianStepCPUSeconds)) → \(String(format: "%.3f", cpuStepsPerSecond)) steps/s of CPU",
             "synchronisation (medians over steps): each rank's own work (outside the collectives) "

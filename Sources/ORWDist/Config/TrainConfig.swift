@@ -36,6 +36,7 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
     public var rolloutPrecision = Precision.fp32
     // [model]
     public var gemm = GEMMBackend.openblas
+    public var trainingPrecision = Precision.fp32
     // [batch]
     public var globalBatch = 256
     public var microbatch = 64
@@ -74,6 +75,7 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         .double("sampler.rtol", \.relativeTolerance, "Relative tolerance of dopri5."),
         .double("sampler.atol", \.absoluteTolerance, "Absolute tolerance of dopri5."),
         .choice("sampler.precision", \.rolloutPrecision, "Precision of the rollouts' forward passes: bf16 runs them through oneDNN (bf16 weights and activations, fp32 accumulation; θ, training and the reference stay fp32). BENCHMARKS.md has the speed and the deviation."),
+        .choice("model.training_precision", \.trainingPrecision, "Precision of the policy's forward and backward passes in training: bf16 runs their products through oneDNN with bf16 operands and fp32 accumulation (θ, gradients, Adam, the reference, rollouts unless sampler.precision says so, and evaluations stay fp32). ~2× faster products; BENCHMARKS.md has the speed and the effect on a run."),
         .choice("model.gemm", \.gemm, "GEMM backend of every Linear: openblas (its speed depends on the core it detects; OPENBLAS_CORETYPE overrides) or onednn (packed rollout weights, fused bias and SiLU)."),
         .int("batch.global", \.globalBatch, "B, online samples per step over all ranks."),
         .int("batch.micro", \.microbatch, "b, samples per microbatch, the unit of work; B must be a multiple of b × ranks."),
