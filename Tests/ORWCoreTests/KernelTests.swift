@@ -122,20 +122,24 @@ final class KernelTests: XCTestCase {
                 FloatBuffer(normals(batch * spec.dimension, seed: 7)))
     }
 
+    /// One forward, infer and backward (parameter and input gradients) of `model` on the
+    /// `inputs` of a batch.
+    func passes(_ model: MLPVelocityField, batch: Int) -> (v: [Float], inferred: [Float], dtheta: [Float], dx: [Float]) {
+        let (theta, t, x, g) = inputs(model, batch: batch)
+        let v = FloatBuffer(zeros: batch * 3), inferred = FloatBuffer(zeros: batch * 3)
+        let dtheta = FloatBuffer(zeros: theta.count), dx = FloatBuffer(zeros: x.count)
+        model.forward(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: v.pointer)
+        model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: inferred.pointer)
+        model.backward(parameterGradient: dtheta.pointer, inputGradient: dx.pointer, outputGradient: g.pointer, parameters: theta.pointer)
+        return (v.values, inferred.values, dtheta.values, dx.values)
+    }
+
     /// Forward, backward (parameter and input gradients) and inference agree between the
     /// backends, also with the backends mixed per layer.
     func testMLPOnOneDNNMatchesOpenBLAS() {
         let batch = 11
         let reference = MLPVelocityField(spec)
-        let (theta, t, x, g) = inputs(reference, batch: batch)
-        func run(_ model: MLPVelocityField) -> (v: [Float], inferred: [Float], dtheta: [Float], dx: [Float]) {
-            let v = FloatBuffer(zeros: batch * 3), inferred = FloatBuffer(zeros: batch * 3)
-            let dtheta = FloatBuffer(zeros: theta.count), dx = FloatBuffer(zeros: x.count)
-            model.forward(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: v.pointer)
-            model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: inferred.pointer)
-            model.backward(parameterGradient: dtheta.pointer, inputGradient: dx.pointer, outputGradient: g.pointer, parameters: theta.pointer)
-            return (v.values, inferred.values, dtheta.values, dx.values)
-        }
+        let run = { (model: MLPVelocityField) in self.passes(model, batch: batch) }
         let expected = run(reference)
         for backends in [[GEMMBackend](repeating: .onednn, count: 4), [.onednn, .openblas, .onednn, .openblas]] {
             let model = MLPVelocityField(spec)
@@ -155,15 +159,7 @@ final class KernelTests: XCTestCase {
     func testBFloat16TrainingPassesAreCloseToFP32() {
         let batch = 24
         let reference = MLPVelocityField(spec)
-        let (theta, t, x, g) = inputs(reference, batch: batch)
-        func run(_ model: MLPVelocityField) -> (v: [Float], inferred: [Float], dtheta: [Float], dx: [Float]) {
-            let v = FloatBuffer(zeros: batch * 3), inferred = FloatBuffer(zeros: batch * 3)
-            let dtheta = FloatBuffer(zeros: theta.count), dx = FloatBuffer(zeros: x.count)
-            model.forward(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: v.pointer)
-            model.infer(theta.pointer, t: t.pointer, x: x.pointer, batch: batch, output: inferred.pointer)
-            model.backward(parameterGradient: dtheta.pointer, inputGradient: dx.pointer, outputGradient: g.pointer, parameters: theta.pointer)
-            return (v.values, inferred.values, dtheta.values, dx.values)
-        }
+        let run = { (model: MLPVelocityField) in self.passes(model, batch: batch) }
         let expected = run(reference)
         let model = MLPVelocityField(spec)
         model.trainingPrecision = .bf16
