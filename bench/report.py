@@ -71,6 +71,7 @@ def main():
         blas = load(directory, f"orwdist-{workload}-fp32-openblas-1-r*.json")
         dnnl = load(directory, f"orwdist-{workload}-fp32-onednn-1-r*.json")
         bf16 = load(directory, f"orwdist-{workload}-bf16-onednn-1-r*.json")
+        bf16_all = load(directory, f"orwdist-{workload}-bf16all-onednn-1-r*.json")
         torch1 = load(directory, f"pytorch-{workload}-1-r*.json")
         two = load(directory, f"orwdist-{workload}-fp32-2-r*.json")
         torch2 = load(directory, f"pytorch-{workload}-2-r*.json")
@@ -104,6 +105,14 @@ def main():
                          f"{fmt(median([sps_orw(r) for r in bf16.values()]))} ({fmt(median([cpu_orw(r) for r in bf16.values()]))})",
                          f"{fmt(pt)} ({fmt(pt_cpu)})", f"{fmt(value)} ({fmt(cpu)}){span(bf16, torch1, sps_orw, sps_pt)}", f"≥ {bf16_target}",
                          verdict(value, cpu, bf16_target)))
+            if bf16_all:
+                rows.append((workload, "steps/s, 1 rank, bf16 rollout and training passes, oneDNN (vs PyTorch fp32; vs bf16 rollout alone in the note)",
+                             f"{fmt(median([sps_orw(r) for r in bf16_all.values()]))} ({fmt(median([cpu_orw(r) for r in bf16_all.values()]))})",
+                             f"{fmt(pt)} ({fmt(pt_cpu)})",
+                             f"{fmt(ratio(bf16_all, torch1, sps_orw, sps_pt))} ({fmt(ratio(bf16_all, torch1, cpu_orw, cpu_pt))})"
+                             f"{span(bf16_all, torch1, sps_orw, sps_pt)}", "", ""))
+                notes.append(f"{workload}: bf16 training passes on top of bf16 rollouts: {fmt(ratio(bf16_all, bf16, sps_orw))}× the steps/s of "
+                             f"bf16 rollouts alone (median of per-round ratios{span(bf16_all, bf16, sps_orw)})")
             dev = [r.get("sampleDeviation") for r in bf16.values() if r.get("sampleDeviation")]
             if dev:
                 notes.append(f"{workload}: bf16 vs fp32 rollout from the same noise: mean |Δx| {median([d['meanAbsolute'] for d in dev]):.3g}, "
