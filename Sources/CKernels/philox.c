@@ -1,7 +1,7 @@
 // See philox.h. The Philox blocks are computed LANES at a time in plain loops that vectorise
 // (32×32 → 64-bit products are vpmuludq), cloned per instruction set like kernels.c; log, sqrt,
 // sin and cos are glibc's scalar double functions, as in Swift's scalar path, so the values are
-// identical (RandomStreamTests compares the two on many streams).
+// identical (RandomTests compares the two on many streams).
 #include "philox.h"
 #include <math.h>
 

@@ -120,11 +120,8 @@ public final class MLPVelocityField: VelocityField {
         savedTimes.reserve(batch).update(from: t, count: batch)
         let acts = Activations(saved.reserve(Activations.count(batch: batch, spec: spec)), batch: batch, spec: spec)
         embedding.forward(output: acts.embedding, t: t, batch: batch)
-        if trainingPrecision == .bf16 {
-            forwardBFloat16(parameters, x: x, batch: batch, output: output, acts: acts)
-        } else {
-            evaluateConcatenated(parameters, x: x, batch: batch, output: output, acts: acts, keepPreactivations: true)
-        }
+        evaluateConcatenated(parameters, x: x, batch: batch, output: output, acts: acts, keepPreactivations: true,
+                             bfloat16: trainingPrecision == .bf16)
     }
 
     /// Where layer `layer`'s bf16 input starts in `train16` (after θ); `layer` = L + 1 gives
@@ -133,38 +130,26 @@ public final class MLPVelocityField: VelocityField {
         layout.count + linears[..<layer].reduce(0) { $0 + batch * $1.inFeatures }
     }
 
-    /// `forward` in bf16 (`trainingPrecision`): θ and each layer's input rounded to bf16 and
-    /// kept for `backwardBFloat16`; products through oneDNN with fp32 output, then bias and
-    /// SiLU in fp32, the preactivations and activations saved as in fp32.
-    private func forwardBFloat16(_ parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, batch: Int,
-                                 output: UnsafeMutablePointer<Float>, acts: Activations) {
-        let widest = linears.map(\.outFeatures).max()!
-        let base = train16.reserve(inputs16Offset(linears.count, batch: batch) + batch * widest)
-        Elementwise.toBFloat16(base, parameters, count: layout.count)
-        Concat.forward(output: acts.input, first: x, second: acts.embedding, batch: batch,
-                       firstFeatures: spec.dimension, secondFeatures: spec.timeEmbedding)
-        for layer in 0...spec.depth {
-            let linear = linears[layer]
-            let last = layer == spec.depth
-            let (i, o) = (linear.inFeatures, linear.outFeatures)
-            let input16 = base + inputs16Offset(layer, batch: batch)   // [B, I]
-            Elementwise.toBFloat16(input16, acts.layerInput(layer), count: batch * i)
-            let pre = last ? output : acts.preactivation(layer)
-            OneDNN.matmul(transposeA: false, transposeB: true, m: batch, n: o, k: i, a: input16, lda: i, sourceType: .bf16,
-                          b: base + linear.weight, ldb: i, weightType: .bf16, c: pre, ldc: o)
-            if last {
-                Elementwise.addBias(pre, bias: parameters + linear.bias, rows: batch, columns: o)
-            } else {
-                Elementwise.biasSiLU(pre, activation: acts.activation(layer), bias: parameters + linear.bias, rows: batch, columns: o)
-            }
-        }
+    /// One Linear of `forward` in bf16 (`trainingPrecision`), θ already in `train16`: the
+    /// layer's input rounded to bf16 and kept there for `backwardBFloat16`, the product through
+    /// oneDNN with fp32 output, then bias and SiLU in fp32 as `linearForward`'s.
+    private func linearForwardBFloat16(_ layer: Int, _ parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+                                       preactivation pre: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>?) {
+        let linear = linears[layer]
+        let (i, o) = (linear.inFeatures, linear.outFeatures)
+        let input16 = train16.base + inputs16Offset(layer, batch: batch)   // [B, I]
+        Elementwise.toBFloat16(input16, input, count: batch * i)
+        OneDNN.matmul(transposeA: false, transposeB: true, m: batch, n: o, k: i, a: input16, lda: i, sourceType: .bf16,
+                      b: train16.base + linear.weight, ldb: i, weightType: .bf16, c: pre, ldc: o)
+        Elementwise.biasSiLU(pre, activation: activation, bias: parameters + linear.bias, rows: batch, columns: o)   // nil: bias only
     }
 
-    /// `backward` after `forwardBFloat16`: each layer's output gradient rounded to bf16, then
+    /// `backward` after a bf16 `forward`: each layer's output gradient rounded to bf16, then
     /// dW += dy₁₆ᵀ · input₁₆ and dx = dy₁₆ · W₁₆ through oneDNN (fp32 results); bias
     /// gradients and the SiLU slope in fp32 from the fp32 dy.
+    /// θ is the bf16 copy that forward made (`backward`'s contract: the same θ as the forward).
     private func backwardBFloat16(parameterGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
-                                  outputGradient: UnsafePointer<Float>, parameters: UnsafePointer<Float>, batch: Int,
+                                  outputGradient: UnsafePointer<Float>, batch: Int,
                                   acts: Activations, gradients: UnsafeMutablePointer<Float>) {
         let base = train16.base
         let weights16 = base, dy16 = base + inputs16Offset(linears.count, batch: batch)   // [P], [B, O]
@@ -239,7 +224,7 @@ public final class MLPVelocityField: VelocityField {
 
         if trainingPrecision == .bf16 {
             backwardBFloat16(parameterGradient: parameterGradient, inputGradient: inputGradient, outputGradient: outputGradient,
-                             parameters: parameters, batch: batch, acts: acts, gradients: gradients)
+                             batch: batch, acts: acts, gradients: gradients)
             return
         }
 
@@ -285,17 +270,26 @@ public final class MLPVelocityField: VelocityField {
     /// preactivations apart from the activations (what `backward` needs).
     private func evaluateConcatenated(_ parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, batch: Int,
                                       output: UnsafeMutablePointer<Float>, acts: Activations,
-                                      keepPreactivations: Bool) {
+                                      keepPreactivations: Bool, bfloat16: Bool = false) {
         Concat.forward(output: acts.input, first: x, second: acts.embedding, batch: batch,
                        firstFeatures: spec.dimension, secondFeatures: spec.timeEmbedding)
+        if bfloat16 {   // room for θ, every layer's input and `backwardBFloat16`'s widest dy, all bf16
+            let widest = linears.map(\.outFeatures).max()!
+            Elementwise.toBFloat16(train16.reserve(inputs16Offset(linears.count, batch: batch) + batch * widest), parameters,
+                                   count: layout.count)
+        }
         for layer in 0...spec.depth {
             let linear = linears[layer]
             let last = layer == spec.depth
             let pre = last ? output : acts.preactivation(layer)
             let activation = last ? nil : keepPreactivations ? acts.activation(layer) : pre
-            linearForward(layer, parameters, input: acts.layerInput(layer, keepPreactivations: keepPreactivations),
-                          lda: linear.inFeatures, weightColumns: linear.inFeatures, bias: parameters + linear.bias,
-                          batch: batch, preactivation: pre, activation: activation)
+            let input = acts.layerInput(layer, keepPreactivations: keepPreactivations)
+            if bfloat16 {
+                linearForwardBFloat16(layer, parameters, input: input, batch: batch, preactivation: pre, activation: activation)
+            } else {
+                linearForward(layer, parameters, input: input, lda: linear.inFeatures, weightColumns: linear.inFeatures,
+                              bias: parameters + linear.bias, batch: batch, preactivation: pre, activation: activation)
+            }
         }
     }
 
@@ -347,11 +341,7 @@ public final class MLPVelocityField: VelocityField {
             BLAS.sgemm(transposeA: false, transposeB: true, m: batch, n: o, k: weightColumns, alpha: 1,
                        a: input, lda: lda, b: parameters + linear.weight, ldb: linear.inFeatures,
                        beta: 0, c: pre, ldc: o)
-            if let activation {
-                Elementwise.biasSiLU(pre, activation: activation, bias: bias, rows: batch, columns: o)
-            } else {
-                Elementwise.addBias(pre, bias: bias, rows: batch, columns: o)
-            }
+            Elementwise.biasSiLU(pre, activation: activation, bias: bias, rows: batch, columns: o)   // nil: bias only
         case .onednn:
             let fused = activation == pre   // nothing kept: SiLU as the matmul's post-op
             OneDNN.matmul(transposeA: false, transposeB: true, m: batch, n: o, k: weightColumns,
