@@ -73,8 +73,6 @@ def main():
 
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                       OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    if "OPENBLAS_CORETYPE" not in os.environ and " avx512f " in open("/proc/cpuinfo").read():
-        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"   # as scripts/bench: DYNAMIC_ARCH misdetects this VM
     directory = tempfile.mkdtemp(prefix="weak-scaling-")
     print(f"weak-scaling: reports in {directory}", flush=True)
 
