@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A reward computed by another program: external reward protocol v1 (DESIGN.md).
+/// A reward computed by another program: external reward protocol v1 (DESIGN.md, "External rewards").
 ///
 /// One long-lived child per rank, started from an argv list (`posix_spawnp`, never a shell) with
 /// `ORW_RANK` and `ORW_WORLD_SIZE` added to the environment. Per batch, all integers u32
