@@ -190,6 +190,13 @@ public func findOnPath(_ name: String) -> String? {
     return nil
 }
 
+/// Whether `pid` is alive and not a zombie.
+public func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+}
+
 // MARK: - Built products
 
 /// The build products directory (e.g. `.build/debug`): where SwiftPM puts the test bundle and,
