@@ -197,12 +197,7 @@ final class ResumeTests: XCTestCase {
     /// from the last periodic checkpoint, bitwise on 2 ranks and within 1e-5 on 4.
     func testKillNineOfOneRankEndsTheJobAndTheRunResumes() throws {
         let run = fresh("kill9")
-        let killRank1 = """
-            for child in $(ps -o pid= --ppid $pid); do
-              if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then kill -9 $child; fi
-            done
-            """
-        let (result, seconds) = try runScript(script(run: run, step: 6, action: killRank1), run: run,
+        let (result, seconds) = try runScript(script(run: run, step: 6, action: killRankScript(1)), run: run,
                                               environment: ["ORWDIST_DEBUG_STEP_DELAY_MS": "60"])
         XCTAssertFalse(result.succeeded, result.summary)
         XCTAssertNotEqual(result.status, 99, "the job must still be running at step 6: \(result.summary)")

@@ -119,12 +119,7 @@ final class ScorerProcessTests: XCTestCase {
     /// few seconds.
     func testScorersDieWithTheirRanks() throws {
         let run = fresh("kill9")
-        let killRank1 = """
-            for child in $(ps -o pid= --ppid $pid); do
-              if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then kill -9 $child; fi
-            done
-            """
-        let result = try runJob(run, scorer: try scorer(run, hang: true), ready: "[ -e \(run)/scorer-1.busy ]", action: killRank1)
+        let result = try runJob(run, scorer: try scorer(run, hang: true), ready: "[ -e \(run)/scorer-1.busy ]", action: killRankScript(1))
         XCTAssertFalse(result.succeeded, result.summary)
         XCTAssertNotEqual(result.status, 99, result.summary)
         XCTAssertFalse(result.timedOut, result.summary)

@@ -252,6 +252,16 @@ public func mpirun(
     return try runProcess(launcher, arguments, environment: environment, timeout: timeout)
 }
 
+/// A shell snippet that sends SIGKILL to rank `rank` of the mpirun job whose pid is in `$pid`
+/// (the child of mpirun whose environment says OMPI_COMM_WORLD_RANK=`rank`).
+public func killRankScript(_ rank: Int) -> String {
+    """
+    for child in $(ps -o pid= --ppid $pid); do
+      if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=\(rank); then kill -9 $child; fi
+    done
+    """
+}
+
 // MARK: - Plumbing
 
 /// A new pipe, [read end, write end], both close-on-exec so that other children started at the
