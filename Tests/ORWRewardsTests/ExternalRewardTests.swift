@@ -272,6 +272,49 @@ final class ExternalRewardTests: XCTestCase {
         usleep(1_000_000)
         let late = failure(second, batch: 2)
         XCTAssertTrue(late.contains("5 unexpected bytes after its answer"), late)
+
+        // After the last answer nothing is misread, but the run's log says so.
+        let farewell = try script("farewell", """
+            n, shape, values = request()
+            answer(n, [1.0] * n)
+            sys.stdin.buffer.read()
+            sys.stdout.buffer.write(b"bye")
+            """)
+        let lines = Lines()
+        let third = try external([try python(), farewell], shape: [2], lines: lines)
+        XCTAssertEqual(try score(third, [0, 0], batch: 1), [1])
+        third.shutdown()
+        XCTAssertTrue(lines.all.contains { $0.contains("wrote 3 unexpected bytes to stdout after its last answer") }, "\(lines.all)")
+    }
+
+    /// Ending the child ends its process group: what it started (here `sleep`) does not outlive
+    /// it, whether the run ends normally (stdin closed, the child exits) or the child times out.
+    func testEndingTheChildEndsItsProcessGroup() throws {
+        for (name, hangs) in [("exits", false), ("hangs", true)] {
+            let pidFile = "\(Self.scratch)/grandchild-\(name)"
+            let path = try script("starts-\(name)", """
+                import subprocess
+                open(sys.argv[1], "w").write(str(subprocess.Popen(["sleep", "600"]).pid))
+                n, shape, values = request()
+                if sys.argv[2] == "hang":
+                    time.sleep(600)
+                answer(n, [1.0] * n)
+                while True:
+                    request()
+                """)
+            let reward = try external([try python(), path, pidFile, hangs ? "hang" : "exit"], shape: [2], timeout: 1)
+            if hangs {
+                XCTAssertTrue(failure(reward, batch: 1).contains("timed out"))
+            } else {
+                XCTAssertEqual(try score(reward, [0, 0], batch: 1), [1])
+                reward.shutdown()
+            }
+            let grandchild = try XCTUnwrap(Int32(String(contentsOfFile: pidFile, encoding: .utf8)))
+            let deadline = Date().addingTimeInterval(2)
+            while isRunning(grandchild), Date() < deadline { usleep(10_000) }
+            XCTAssertFalse(isRunning(grandchild), "\(name): the child's `sleep` outlived it")
+            if isRunning(grandchild) { kill(grandchild, SIGKILL) }
+        }
     }
 
     /// OpenMPI's and PMIx's variables (and other MPI launchers') stay out of the child's
