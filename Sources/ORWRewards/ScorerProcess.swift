@@ -40,7 +40,7 @@ public final class ScorerProcess: @unchecked Sendable {
     private static let runningLock = NSLock()
 
     /// Starts `command` with `additions` in its environment; its stderr lines go to `stderrLine`
-    /// (from a background thread). Throws a message saying what failed.
+    /// (from a background thread).
     init(command: [String], additions: [String: String], stderrLine: @escaping @Sendable (String) -> Void) throws(SpawnFailure) {
         // Pipes [read end, write end], close-on-exec: the child gets only its dup2'd copies.
         func makePipe() throws(SpawnFailure) -> [Int32] {
@@ -70,11 +70,11 @@ public final class ScorerProcess: @unchecked Sendable {
         Self.runningLock.withLock { Self.running[ObjectIdentifier(self)] = self }
     }
 
-    /// Why the child could not be started.
+    /// Why the child could not be started: "cannot start" and the errno value, for a message
+    /// that names the command.
     struct SpawnFailure: Error {
         let reason: String
         let errno: Int32
-        var description: String { "\(reason): \(String(cString: strerror(errno)))" }
     }
 
     /// `base` without the launchers' variables, with `additions`.
@@ -88,13 +88,6 @@ public final class ScorerProcess: @unchecked Sendable {
         var status: Int32 = 0, signal: Int32 = 0
         guard cprocess_peek(pid, &status, &signal) == 1 else { return nil }
         return signal == 0 ? "exited with status \(status)" : "was killed by signal \(signal)"
-    }
-
-    /// Closes the child's stdin (protocol v1's request to exit).
-    func closeInput() {
-        lock.withLock {
-            if input >= 0 { close(input); input = -1 }
-        }
     }
 
     /// Ends the child and its process group, once: closes its stdin and sends the group SIGTERM
@@ -131,11 +124,12 @@ public final class ScorerProcess: @unchecked Sendable {
         for process in runningLock.withLock({ Array(running.values) }) { process.end(grace: grace) }
     }
 
-    /// Reads what the child's stdout holds now, without waiting; returns the byte count.
+    /// Reads what the child's stdout holds now (at most 1 MiB, so a child that never stops
+    /// writing cannot keep us here), without waiting; returns the byte count.
     func drainOutput() -> Int {
         var total = 0
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while output >= 0 {
+        while output >= 0 && total < 1 << 20 {
             let count = chunk.withUnsafeMutableBytes { read(output, $0.baseAddress!, $0.count) }
             if count > 0 { total += count } else if count < 0 && errno == EINTR { continue } else { break }
         }
