@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// The external reward's child process: how it is started, isolated and ended (the protocol
-/// spoken over its pipes is `ExternalReward`'s). README, "Resuming and failures".
+/// spoken over its pipes is `ExternalReward`'s): DESIGN.md, "Signals, locks and exit statuses"
+/// and "External rewards"; README, "Resuming and failures".
 ///
 /// A rank is preempted by signals sent to every process of the job (Slurm's `scancel
 /// --signal=USR1`, a node's preemption) or to its process group (mpirun forwarding SIGUSR1):

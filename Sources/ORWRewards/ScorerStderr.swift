@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// An external reward child's stderr, forwarded line by line from a background thread; the
-/// last few lines are kept for error messages.
+/// last few lines are kept for error messages (DESIGN.md, "External rewards").
 ///
 /// The child is not trusted to write sensible lines: '\n' and '\r' both end a line (a progress
 /// bar redraws itself with '\r' and may never write a newline), empty lines are dropped, and a

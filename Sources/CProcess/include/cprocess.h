@@ -2,7 +2,8 @@
 //
 // posix_spawn cannot ask the kernel to kill the child when its parent dies (prctl runs in the
 // child, before exec), so this is fork + the set-up + execvpe, in C where only async-signal-safe
-// calls run between fork and exec. Used by ORWRewards' ScorerProcess (DESIGN.md, external reward).
+// calls run between fork and exec. Used by ORWRewards' ScorerProcess (DESIGN.md, "Signals,
+// locks and exit statuses").
 #ifndef CPROCESS_H
 #define CPROCESS_H
 
