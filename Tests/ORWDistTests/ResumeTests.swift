@@ -94,6 +94,16 @@ final class ResumeTests: XCTestCase {
         try FileManager.default.copyItem(atPath: run, toPath: destination)
     }
 
+    /// A copy of the uninterrupted run named `name`, without its final.safetensors: a run whose
+    /// checkpoints 20 and 24 a test can damage or point `latest` at.
+    func unfinishedCopy(_ name: String) throws -> String {
+        _ = try uninterruptedParameters()
+        let run = fresh(name)
+        try copy(Self.scratch + "/uninterrupted", to: run)
+        try FileManager.default.removeItem(atPath: run + "/final.safetensors")
+        return run
+    }
+
     func fresh(_ name: String) -> String {
         let path = Self.scratch + "/" + name
         try? FileManager.default.removeItem(atPath: path)
@@ -311,10 +321,7 @@ final class ResumeTests: XCTestCase {
     /// Checkpoints exist but none verifies (an NFS hiccup, a bad disk): `--resume auto` refuses
     /// with exit 2 listing each one, and leaves metrics.jsonl as it was, rather than start over.
     func testResumeAutoRefusesWhenNoCheckpointVerifies() throws {
-        _ = try uninterruptedParameters()
-        let run = fresh("none-verifies")
-        try copy(Self.scratch + "/uninterrupted", to: run)
-        try FileManager.default.removeItem(atPath: run + "/final.safetensors")
+        let run = try unfinishedCopy("none-verifies")
         let store = CheckpointStore(run: run)
         for step in [24, 20] { try FileManager.default.removeItem(atPath: store.path(step: step) + "/" + Manifest.fileName) }
         let metrics = try Data(contentsOf: URL(fileURLWithPath: run + "/metrics.jsonl"))
@@ -335,10 +342,7 @@ final class ResumeTests: XCTestCase {
     /// auto` continues from it, rewrites the later steps (step 24 replaced in place) and still
     /// ends bitwise equal to the uninterrupted run.
     func testResumeAutoPrefersLatestOverANewerCheckpoint() throws {
-        _ = try uninterruptedParameters()
-        let run = fresh("rollback")
-        try copy(Self.scratch + "/uninterrupted", to: run)
-        try FileManager.default.removeItem(atPath: run + "/final.safetensors")
+        let run = try unfinishedCopy("rollback")
         let store = CheckpointStore(run: run)
         try "step_00000020\n".write(toFile: store.directory + "/latest", atomically: true, encoding: .utf8)
         func inode(_ path: String) throws -> Int? { try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int }
