@@ -4,8 +4,9 @@ import ORWRewards
 
 /// Everything a training run needs before its first step, on every rank: where it starts
 /// (fresh or a verified checkpoint), the base model, the model object, the reward, the
-/// evaluation classifier, and the trainer with its state restored. Rank 0 also prepares the
-/// run directory: the effective config, the reference written once, stale temporaries removed.
+/// evaluation classifier, and the trainer with its state restored. Rank 0 also locks the run
+/// directory first (`RunLock`), then prepares it: the effective config, the reference written
+/// once, stale temporaries removed.
 struct RunStart {
     let resumed: (point: ResumePoint, checkpoint: Checkpoint?)?
     let base: BaseModel
