@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "ORWData", dependencies: ["ORWCore", "CZlib"]),
         .target(name: "ORWRewards", dependencies: ["ORWCore", "CTurboJPEG", "CProcess"]),
         .target(name: "ORWDist", dependencies: [
-            "ORWCore", "ORWData", "ORWRewards", "CMPI", "CPNG",
+            "ORWCore", "ORWData", "ORWRewards", "CMPI", "CPNG", "CKernels",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Crypto", package: "swift-crypto"),

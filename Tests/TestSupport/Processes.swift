@@ -255,9 +255,16 @@ public func mpirun(
 /// A shell snippet that sends SIGKILL to rank `rank` of the mpirun job whose pid is in `$pid`
 /// (the child of mpirun whose environment says OMPI_COMM_WORLD_RANK=`rank`).
 public func killRankScript(_ rank: Int) -> String {
+    findRankScript(rank) + "\nif [ -n \"$rank_pid\" ]; then kill -9 $rank_pid; fi"
+}
+
+/// Shell lines setting $rank_pid to the pid of rank `rank` among mpirun's ($pid's) children
+/// ("" when there is none).
+public func findRankScript(_ rank: Int) -> String {
     """
+    rank_pid=""
     for child in $(ps -o pid= --ppid $pid); do
-      if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=\(rank); then kill -9 $child; fi
+      if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=\(rank); then rank_pid=$child; fi
     done
     """
 }
