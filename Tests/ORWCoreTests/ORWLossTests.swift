@@ -123,16 +123,6 @@ final class RewardWeightingTests: XCTestCase {
         XCTAssertEqual(statistics.largestExponent, -90)
     }
 
-    /// A dropped (NaN) reward is left out of the normalisation: the valid weights have mean 1.
-    func testSoftmaxAndLinearNormaliseOverTheValidSamples() throws {
-        for kind in [RewardWeighting.softmax, .linear] {
-            let (w, _) = try weights(kind, tau: 1, rewards: [1, .nan, 3, .infinity])
-            XCTAssertEqual(w[1], 0)
-            XCTAssertEqual(w[3], 0)
-            XCTAssertEqual(w[0] + w[2], 2, accuracy: 1e-6, "\(kind): two valid samples, weights summing to 2")
-        }
-    }
-
     func testLinearNeedsNonNegativeRewards() throws {
         XCTAssertThrowsError(try weights(.linear, tau: 1)) { XCTAssertEqual($0 as? WeightingError, .negativeReward(-1)) }
         let (w, _) = try weights(.linear, tau: 1, rewards: [1, 3])
