@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ORWDist
+import ORWRewards
 
 /// Options every config-driven subcommand shares.
 struct ConfigOptions: ParsableArguments {
@@ -82,6 +83,8 @@ func launch(logLevel: String, quiet: Bool = false, _ body: (any Communicator, Lo
     }
     let log = Log(rank: world.rank, level: level, progress: .detect(quiet: quiet))
     do {
+        // No external reward child outlives the run, whichever way it ends (before an abort too).
+        defer { ScorerProcess.endAll(grace: 5) }
         try body(world, log)
     } catch let error as ConfigError {
         if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
