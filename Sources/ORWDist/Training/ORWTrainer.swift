@@ -115,8 +115,8 @@ public final class ORWTrainer {
                 }
             }
         }
-        //    Microbatch by microbatch (each its own ODE state), so dopri5's step sizes do not depend on
-        //    which microbatches share this rank.
+        // The rollout, microbatch by microbatch (each its own ODE state), so dopri5's step sizes
+        // do not depend on which microbatches share this rank.
         _ = try sampler.sample(model: model, parameters: samplerParameters, noise: &samples, batch: rewards.count, group: b)
         for row in nanForTesting.samples.compactMap(localRow) {
             for d in 0..<dimension { samples[row * dimension + d] = .nan }
