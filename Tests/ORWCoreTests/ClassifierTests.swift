@@ -101,8 +101,9 @@ final class ClassifierTests: XCTestCase {
         XCTAssertLessThanOrEqual(deviation.relative, 1e-3)
     }
 
-    /// Dropped (NaN or ±Inf) rewards get weight 0; the rest weigh as the valid batch alone
-    /// (softmax and linear scaled from its size to B's), and softmax and linear weights still sum to B.
+    /// Dropped (NaN or ±Inf) rewards get weight 0 and are left out of the normalisation: the rest
+    /// weigh exactly as the valid batch alone, so softmax and linear weights sum to the number of
+    /// valid samples V (issue 20: they used to sum to B, counting the dropped samples).
     func testInvalidRewardsGetWeightZero() throws {
         let rewards: [Float] = [1, .nan, 2, .infinity, 0.5, -.infinity]
         let valid: [Float] = [1, 2, 0.5]
@@ -112,11 +113,10 @@ final class ClassifierTests: XCTestCase {
             XCTAssertEqual([w[1], w[3], w[5]], [0, 0, 0], "\(kind)")
             var reference = [Float](repeating: 0, count: 3)
             _ = try kind.weights(rewards: valid, count: 3, tau: 0.7, into: &reference)
-            let scale: Float = kind == .exp ? 1 : Float(rewards.count) / Float(valid.count)
-            XCTAssertEqual(w[0], scale * reference[0], accuracy: 1e-5, "\(kind)")
-            XCTAssertEqual(w[2], scale * reference[1], accuracy: 1e-5, "\(kind)")
-            XCTAssertEqual(w[4], scale * reference[2], accuracy: 1e-5, "\(kind)")
-            if kind != .exp { XCTAssertEqual(w.reduce(0, +), Float(rewards.count), accuracy: 1e-4, "\(kind)") }
+            XCTAssertEqual(w[0], reference[0], accuracy: 1e-5, "\(kind)")
+            XCTAssertEqual(w[2], reference[1], accuracy: 1e-5, "\(kind)")
+            XCTAssertEqual(w[4], reference[2], accuracy: 1e-5, "\(kind)")
+            if kind != .exp { XCTAssertEqual(w.reduce(0, +), Float(valid.count), accuracy: 1e-4, "\(kind)") }
         }
         var w = [Float](repeating: 0, count: 2)
         XCTAssertThrowsError(try RewardWeighting.softmax.weights(rewards: [.nan, .nan], count: 2, tau: 1, into: &w)) { error in

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import ORWCore
 
@@ -49,6 +50,23 @@ final class ORWLossTests: XCTestCase {
         }
     }
 
+    /// Issue 20: exp weights near e^88 overflowed Float in w·(v_θ − u_t), and the run stopped
+    /// with a NaN-loss error that hid the cause. With a power-of-two gradient scale the written
+    /// gradient is finite and exactly that scale times the formula (here by hand, in Double).
+    func testHugeWeightsWithAGradientScaleStayFinite() {
+        let huge = Float(Foundation.exp(88.5))   // ≈ 2.7e38, near Float's largest 3.4e38
+        let scale = 0x1p-128
+        var gradient = [Float](repeating: 0, count: 6)
+        let terms = orwLoss(velocity: velocity, target: target, reference: reference, weights: [huge, huge, huge],
+                            alpha: 0.7, batch: 3, dimension: 2, gradientScale: scale, outputGradient: &gradient)
+        XCTAssertTrue(terms.weightedFlowMatching.isFinite)
+        for k in 0..<6 {
+            let expected = scale * (2.0 / 2) * (Double(huge) * Double(velocity[k] - target[k]) + 0.7 * Double(velocity[k] - reference[k]))
+            XCTAssertTrue(gradient[k].isFinite, "dL/dv[\(k)]")
+            XCTAssertEqual(Double(gradient[k]), expected, accuracy: 1e-6 * abs(expected), "dL/dv[\(k)]")
+        }
+    }
+
     func testPlainFlowMatchingIsTheSpecialCase() {
         var gradient = [Float](repeating: 0, count: 6)
         let terms = orwLoss(velocity: velocity, target: target, reference: nil, weights: nil,
@@ -91,6 +109,18 @@ final class RewardWeightingTests: XCTestCase {
         let (w, _) = try weights(.softmax, tau: 1, rewards: huge)
         XCTAssertTrue(w.allSatisfy(\.isFinite))
         XCTAssertEqual(w[2], 3, accuracy: 1e-5)
+    }
+
+    /// Issue 20: τ·r below ≈ −103 for the whole batch made every exp weight 0 without a word.
+    func testExpUnderflowOfTheWholeBatchThrowsWithTheFix() throws {
+        XCTAssertThrowsError(try weights(.exp, tau: 1, rewards: [-200, -150, .nan])) { error in
+            XCTAssertEqual(error as? WeightingError, .underflow(largestExponent: -150))
+            for part in ["underflow", "softmax", "offset"] { XCTAssertTrue("\(error)".contains(part), "'\(part)' in \(error)") }
+        }
+        let (w, statistics) = try weights(.exp, tau: 1, rewards: [-200, -90])
+        XCTAssertEqual(w[0], 0, "e^−200 is 0 in Float")
+        XCTAssertGreaterThan(w[1], 0)
+        XCTAssertEqual(statistics.largestExponent, -90)
     }
 
     func testLinearNeedsNonNegativeRewards() throws {

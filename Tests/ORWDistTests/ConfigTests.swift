@@ -1,3 +1,4 @@
+import ORWCore
 import TestSupport
 import XCTest
 @testable import ORWDist
@@ -105,5 +106,24 @@ final class ConfigTests: XCTestCase {
     func testDocumentationListsEveryField() {
         let text = TrainConfig.documentation()
         for field in TrainConfig.fields { XCTAssertTrue(text.contains(field.key + " = "), field.key) }
+    }
+
+    /// Issue 20: the help said warm-up starts from 0 and cosine reaches its minimum at the last
+    /// step. Each claim the help makes is checked against the schedule the optimiser runs.
+    func testLearningRateHelpSaysWhatTheScheduleDoes() throws {
+        func help(_ key: String) throws -> String { try XCTUnwrap(TrainConfig.fields.first { $0.key == key }).help }
+        let base: Float = 1e-3, warmup = 4, total = 20, minimum: Float = 1e-5
+        let schedule = LearningRateSchedule(base: base, warmupSteps: warmup, kind: .cosine(totalSteps: total, minimum: minimum))
+
+        XCTAssertTrue(try help("optimizer.warmup_steps").contains("the first step uses learning_rate/warmup_steps"))
+        XCTAssertEqual(schedule.rate(at: 0), base / Float(warmup), accuracy: 1e-9, "step 1")
+        XCTAssertTrue(try help("optimizer.warmup_steps").contains("step warmup_steps the full rate"))
+        XCTAssertEqual(schedule.rate(at: warmup - 1), base, accuracy: 1e-9, "step W")
+
+        for key in ["optimizer.schedule", "optimizer.minimum_learning_rate"] {
+            XCTAssertTrue(try help(key).contains("one step after the last"), key)
+        }
+        XCTAssertGreaterThan(schedule.rate(at: total - 1), minimum * 1.01, "the last step is above the floor")
+        XCTAssertEqual(schedule.rate(at: total), minimum, accuracy: 1e-9, "the floor, one step after the last")
     }
 }

@@ -12,9 +12,9 @@ final class RewardTests: XCTestCase {
     static let scratch = scratchDirectory("reward-tests")
 
     /// Runs `orwdist ARGS` on `ranks` ranks (a plain process for 1).
-    func orwdist(_ arguments: [String], ranks: Int = 1, timeout: Double = 600) throws -> ProcessResult {
+    func orwdist(_ arguments: [String], ranks: Int = 1, environment extra: [String: String] = [:], timeout: Double = 600) throws -> ProcessResult {
         let binary = try productPath("orwdist")
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["ORWDIST_CACHE"] = Self.scratch + "/cache"
         environment["OPENBLAS_NUM_THREADS"] = "1"
         return ranks == 1
@@ -299,5 +299,100 @@ final class RewardTests: XCTestCase {
         }
         XCTAssertGreaterThan(dropped, 0, "samples above y = 1.5 were dropped and counted")
         print("dropped \(dropped) samples over \(steps.count) logged steps")
+    }
+
+    // MARK: Invalid samples and extreme weights (issue 20)
+
+    /// A short run of the small base: 64 samples in microbatches of 16, exact-OT coupling, α = 0.5.
+    func shortRun(_ run: String, ranks: Int = 1, steps: Int = 3, environment: [String: String] = [:], _ extra: [String]) throws -> ProcessResult {
+        try orwdist(["train", "--base", try base(), "--run-dir", run, "--batch", "64", "--microbatch", "16",
+                     "--steps-per-epoch", "\(steps)", "--epochs", "1", "--coupling", "exact-ot", "--alpha", "0.5",
+                     "--set", "run.log_every=1", "--set", "run.eval_samples=16"] + extra,
+                    ranks: ranks, environment: environment, timeout: 120)
+    }
+
+    /// With on_invalid = "drop", a dropped sample contributes nothing: a run whose rollouts of
+    /// samples 3, 17 and 40 are NaN (the coupling, loss and W2 term must never see them) and a
+    /// run whose reward is NaN for those samples (finite samples, which an unmasked W2 term
+    /// would still count) give the same metrics and parameters, on 1 and on 2 ranks. Before the
+    /// fix the NaN rollouts stopped the run (NaN loss) and the NaN rewards' W2 terms were counted.
+    func testDroppedSamplesContributeNothingWhetherTheSampleOrTheRewardIsNaN() throws {
+        var runs: [String: String] = [:]
+        for ranks in [1, 2] {
+            for hook in ["ORWDIST_DEBUG_NAN_SAMPLES", "ORWDIST_DEBUG_NAN_REWARDS"] {
+                let run = Self.scratch + "/dropped-\(hook)-\(ranks)"
+                let result = try shortRun(run, ranks: ranks, environment: [hook: "3,17,40"], ["--set", "reward.on_invalid=\"drop\""])
+                XCTAssertTrue(result.succeeded, "\(hook), \(ranks) rank(s): \(result.summary)")
+                runs["\(hook) \(ranks)"] = run
+            }
+        }
+        let reference = try records(runs["ORWDIST_DEBUG_NAN_REWARDS 1"]!, kind: "step")
+        XCTAssertEqual(reference.count, 3)
+        let parameters = try ModelFile.read(from: runs["ORWDIST_DEBUG_NAN_REWARDS 1"]! + "/final.safetensors").parameters
+        for (name, run) in runs {
+            let steps = try records(run, kind: "step")
+            XCTAssertEqual(steps.count, reference.count, name)
+            for (mine, theirs) in zip(steps, reference) {
+                XCTAssertEqual(mine["invalid_rewards"] as? Int, 3, name)
+                for field in ["loss", "weighted_flow_matching", "flow_matching", "w2_term", "reward_mean", "effective_sample_size"] {
+                    let a = mine[field] as! Double, b = theirs[field] as! Double
+                    XCTAssertTrue(a.isFinite, "\(name): \(field)")
+                    XCTAssertEqual(a, b, accuracy: 1e-5 * max(abs(b), 1e-6), "\(name), step \(mine["step"]!): \(field)")
+                }
+            }
+            let other = try ModelFile.read(from: run + "/final.safetensors").parameters
+            let deviation = zip(parameters, other).map { abs($0 - $1) / max(abs($0), 1e-3) }.max()!
+            XCTAssertLessThanOrEqual(deviation, 1e-4, "\(name): final parameters")
+        }
+    }
+
+    /// With on_invalid = "fail" the decision is taken after the rewards' allgather, so every rank
+    /// throws the same message (naming the rank that computed the sample), rather than rank 1
+    /// alone while rank 0 waits in a collective. Sample 20 is in microbatch 1, rank 1's.
+    func testFailPolicyStopsEveryRankWithTheSameMessage() throws {
+        let result = try shortRun(Self.scratch + "/fail-everywhere", ranks: 2, environment: ["ORWDIST_DEBUG_NAN_REWARDS": "20"], [])
+        XCTAssertFalse(result.succeeded, result.summary)
+        XCTAssertFalse(result.timedOut, result.summary)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: rank ") }
+        XCTAssertFalse(errors.isEmpty, result.summary)
+        let messages = Set(errors.map { $0.components(separatedBy: ": ").dropFirst(2).joined(separator: ": ") })
+        XCTAssertEqual(messages.count, 1, "one message whichever rank printed it: \(errors)")
+        for part in ["1 of 32 samples on rank 1 got a non-finite reward", "at step 0", "reward.on_invalid"] {
+            XCTAssertTrue(result.stderr.contains(part), "'\(part)' in \(result.summary)")
+        }
+    }
+
+    /// exp weighting with every τ·r below −103 gives every sample weight 0: the run used to
+    /// "train" without moving. Now it stops at once with the cause and the fix; and with the
+    /// largest τ·r below −60 it warns first.
+    func testExpWeightingThatUnderflowsStopsWithTheFix() throws {
+        let result = try shortRun(Self.scratch + "/underflow", steps: 1, [
+            "--weighting", "exp", "--set", "reward.target=[100.0, 0.0]"])   // r ≈ −1e4
+        XCTAssertFalse(result.succeeded, result.summary)
+        for part in ["exp weighting underflowed", "softmax", "offset"] {
+            XCTAssertTrue(result.stderr.contains(part), "'\(part)' in \(result.summary)")
+        }
+        let warned = try shortRun(Self.scratch + "/small-weights", steps: 1, [
+            "--weighting", "exp", "--set", "reward.target=[14.0, 0.0]", "--tau", "1.0"])   // r ≈ −(14 − 4)² ≈ −100 at best
+        XCTAssertTrue(warned.succeeded, warned.summary)
+        XCTAssertTrue(warned.stdout.contains("every weight below e^"), warned.summary)
+    }
+
+    /// exp weights up to e^88 (Float's limit is e^88.7) train: the largest τ·r of step 1 is set
+    /// to 88.5 from a softmax run's largest reward (the same rollout: the sampler is the base).
+    /// Before the fix w·(v_θ − u_t) overflowed Float and the run stopped with a NaN-loss error.
+    func testExpWeightsUpToTheOverflowLimitTrain() throws {
+        let linear = ["--set", "reward.kind=\"linear\"", "--set", "reward.direction=[1.0, 0.0]"]
+        let probe = Self.scratch + "/probe-largest-reward"
+        let probed = try shortRun(probe, steps: 1, linear)
+        XCTAssertTrue(probed.succeeded, probed.summary)
+        let largest = try XCTUnwrap(records(probe, kind: "step").first?["reward_max"] as? Double)
+        let tau = 88.5 / largest
+        let run = Self.scratch + "/huge-weights"
+        let result = try shortRun(run, steps: 1, linear + ["--weighting", "exp", "--tau", "\(tau)"])
+        XCTAssertTrue(result.succeeded, result.summary)
+        let step = try XCTUnwrap(records(run, kind: "step").first)
+        XCTAssertEqual(log(step["weight_max"] as! Double), 88.5, accuracy: 1e-3)
+        XCTAssertTrue((step["loss"] as! Double).isFinite && (step["gradient_norm"] as! Double).isFinite, "\(step)")
     }
 }

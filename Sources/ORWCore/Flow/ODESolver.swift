@@ -10,7 +10,8 @@ import Foundation
 /// - `rk4(steps:)`: the classical Runge–Kutta method, order 4, four evaluations per step.
 /// - `dopri5(rtol:atol:initialStep:)`: Dormand & Prince's adaptive 5(4) pair with local
 ///   extrapolation and first-same-as-last (six evaluations per accepted step). The error of a
-///   step is the RMS over the **whole batch** of err_i / (atol + rtol·max(|x_i|, |x̃_i|)); a step
+///   step is the RMS over the **whole state** (one `integrate` call; one group of
+///   `ODEIntegrator.sample`) of err_i / (atol + rtol·max(|x_i|, |x̃_i|)); a step
 ///   is accepted when that norm is ≤ 1. `initialStep` nil picks the first step by Hairer's
 ///   heuristic (one extra evaluation).
 ///
@@ -40,6 +41,13 @@ public struct SolverStatistics: Codable, Equatable, Sendable {
     public var rejectedSteps = 0
 
     public init() {}
+
+    /// The work of two integrations together.
+    public static func += (lhs: inout SolverStatistics, rhs: SolverStatistics) {
+        lhs.functionEvaluations += rhs.functionEvaluations
+        lhs.acceptedSteps += rhs.acceptedSteps
+        lhs.rejectedSteps += rhs.rejectedSteps
+    }
 }
 
 /// Why an adaptive integration stopped before reaching t1.
@@ -128,15 +136,21 @@ public final class ODEIntegrator {
     }
 
     /// Draws samples with a model: integrates x [B, D] (noise at t0, replaced by the samples at t1)
-    /// through v_θ, calling `model.infer` on at most `maximumInferenceBatch` rows at a time. The
-    /// batch is integrated as one state (one error norm for `dopri5`), whatever the chunking.
+    /// through v_θ, `group` rows at a time, each group as its own ODE state: for `dopri5` each
+    /// group has its own error norm and step sizes, so a sample's trajectory depends only on its
+    /// group, not on which other groups share the call. The trainer passes its microbatch (the
+    /// rollout unit dealt to ranks), so rollouts do not depend on the number of ranks (DESIGN.md,
+    /// the microbatch invariant). `model.infer` sees at most `maximumInferenceBatch` rows of one
+    /// group at a time. `group` nil integrates the whole batch as one state.
     public func sample(model: any VelocityField, parameters: UnsafePointer<Float>,    // [P]
                        noise x: UnsafeMutablePointer<Float>,                          // [B, D]
-                       batch: Int, maximumInferenceBatch: Int = 256,
+                       batch: Int, group: Int? = nil, maximumInferenceBatch: Int = 256,
                        from t0: Float = 0, to t1: Float = 1) throws(ODESolverError) -> SolverStatistics {
         precondition(maximumInferenceBatch >= 1, "the inference batch must be ≥ 1")
+        precondition(group.map { $0 >= 1 } ?? true, "the group must be ≥ 1")
         let dimension = model.dimension
-        let chunk = min(batch, maximumInferenceBatch)
+        let group = min(batch, group ?? batch)
+        let chunk = min(group, maximumInferenceBatch)
         if chunk > timesCapacity {
             times.deallocate()
             times = .allocate(capacity: chunk)
@@ -145,14 +159,20 @@ public final class ODEIntegrator {
         let t = times
         model.beginInference(parameters)
         defer { model.endInference() }
-        return try integrate(x, batch: batch, dimension: dimension, from: t0, to: t1) { time, state, velocity in
-            t.update(repeating: time, count: chunk)                  // [chunk] every sample at `time`
-            for first in stride(from: 0, to: batch, by: chunk) {
-                let rows = min(chunk, batch - first)
-                model.infer(parameters, t: t, x: state + first * dimension, batch: rows,
-                            output: velocity + first * dimension)
+        var statistics = SolverStatistics()
+        for start in stride(from: 0, to: batch, by: group) {
+            let rows = min(group, batch - start)
+            let groupStatistics = try integrate(x + start * dimension, batch: rows, dimension: dimension,
+                                                from: t0, to: t1) { time, state, velocity in
+                t.update(repeating: time, count: chunk)                  // [chunk] every sample at `time`
+                for first in stride(from: 0, to: rows, by: chunk) {
+                    model.infer(parameters, t: t, x: state + first * dimension, batch: min(chunk, rows - first),
+                                output: velocity + first * dimension)
+                }
             }
+            statistics += groupStatistics
         }
+        return statistics
     }
 
     // MARK: Runge–Kutta steps

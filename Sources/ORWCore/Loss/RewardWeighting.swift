@@ -2,7 +2,8 @@ import Foundation
 
 /// How rewards become per-sample loss weights (DESIGN.md, step 3).
 public enum RewardWeighting: String, Codable, CaseIterable, Sendable {
-    /// w = exp(τ r), as the authors' code. Overflows for τ r beyond ≈ 88.
+    /// w = exp(τ r), as the authors' code. Overflows for τ r beyond ≈ 88; underflows to 0 for
+    /// τ r below ≈ −103.
     case exp
     /// w = B · softmax(τ r) over the global batch: mean 1, never overflows.
     case softmax
@@ -13,6 +14,8 @@ public enum RewardWeighting: String, Codable, CaseIterable, Sendable {
 /// Why rewards could not be weighted.
 public enum WeightingError: Error, CustomStringConvertible, Equatable {
     case overflow(largestExponent: Double)
+    /// Every valid weight of `exp` is 0 in Float: the largest τ·r is below ≈ −103.
+    case underflow(largestExponent: Double)
     case negativeReward(Float)
     case zeroRewardSum
     /// Every reward of the global batch is NaN or ±Inf.
@@ -23,6 +26,11 @@ public enum WeightingError: Error, CustomStringConvertible, Equatable {
         case .overflow(let exponent):
             return "exp weighting overflowed: τ·r reached \(exponent), beyond Float's range (≈ 88). "
                 + "Set weighting = \"softmax\" (same optimum, normalised over the batch) or lower tau."
+        case .underflow(let exponent):
+            return "exp weighting underflowed: the largest τ·r of the global batch is \(exponent), below Float's range (≈ −103), "
+                + "so every weight is 0, the flow-matching term vanishes and the run would not move. "
+                + "Set weighting = \"softmax\" (same optimum, normalised over the batch), shift the reward by an offset that brings "
+                + "its best values near 0 (exp(τ(r + c)) only rescales the weights), or lower tau."
         case .negativeReward(let r):
             return "linear weighting needs rewards ≥ 0, got \(r). Use weighting = \"softmax\" or shift the reward."
         case .zeroRewardSum:
@@ -36,7 +44,8 @@ public enum WeightingError: Error, CustomStringConvertible, Equatable {
 
 /// What the weighting did, for the metrics.
 public struct WeightStatistics: Equatable, Sendable {
-    /// max τ·r over the global batch, for `exp`: past ≈ 88 the weights overflow Float.
+    /// max τ·r over the global batch, for `exp`: past ≈ 88 the weights overflow Float, below
+    /// ≈ −103 they all underflow to 0.
     public var largestExponent: Double?
     /// Largest weight in the global batch.
     public var maximum: Double
@@ -54,14 +63,14 @@ extension RewardWeighting {
     /// needs no collective of its own.
     ///
     /// A NaN or ±Inf reward (a sample the trainer drops) gets weight 0 and is left out of the
-    /// statistics, so the other samples' weights are those of the valid batch: `softmax` and
-    /// `linear` still sum to B (a weighted mean over the valid samples).
+    /// normalisation and the statistics, so the other samples' weights are those of the valid
+    /// batch: `softmax` and `linear` sum to V, the number of valid samples (mean 1 over them).
     public func weights(
         rewards: UnsafePointer<Float>, count: Int, tau: Float, into weights: UnsafeMutablePointer<Float>
     ) throws -> WeightStatistics {
         let r = UnsafeBufferPointer(start: rewards, count: count)
         let largestReward = r.reduce(-Float.infinity) { $1.isFinite ? Swift.max($0, $1) : $0 }
-        let batch = Double(count)
+        let batch = Double(r.reduce(0) { $1.isFinite ? $0 + 1 : $0 })   // V, the valid samples
         var exponent: Double?
         switch self {
         case .exp:
@@ -71,6 +80,9 @@ extension RewardWeighting {
                 throw WeightingError.overflow(largestExponent: largest)
             }
             for i in 0..<count { weights[i] = r[i].isFinite ? Float(Foundation.exp(Double(tau) * Double(r[i]))) : 0 }
+            guard (0..<count).contains(where: { weights[$0] > 0 }) else {
+                throw WeightingError.underflow(largestExponent: largest)
+            }
             exponent = largest
         case .softmax:
             let largest = Double(largestReward) * Double(tau)

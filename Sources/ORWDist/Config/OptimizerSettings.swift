@@ -21,9 +21,9 @@ public struct OptimizerSettings: Equatable, Sendable {
     public static func fields<Config>(_ path: WritableKeyPath<Config, OptimizerSettings>) -> [ConfigField<Config>] {
         [
             .double("optimizer.learning_rate", path.appending(path: \.learningRate), "Adam learning rate after warm-up."),
-            .int("optimizer.warmup_steps", path.appending(path: \.warmupSteps), "Steps of linear warm-up from 0 to learning_rate."),
-            .choice("optimizer.schedule", path.appending(path: \.schedule), "Learning rate after warm-up: constant, or cosine decay to minimum_learning_rate at the last step."),
-            .double("optimizer.minimum_learning_rate", path.appending(path: \.minimumLearningRate), "Final learning rate of the cosine schedule."),
+            .int("optimizer.warmup_steps", path.appending(path: \.warmupSteps), "Steps of linear warm-up: step k (1…warmup_steps) uses k/warmup_steps · learning_rate, so the first step uses learning_rate/warmup_steps and step warmup_steps the full rate."),
+            .choice("optimizer.schedule", path.appending(path: \.schedule), "Learning rate after warm-up: constant, or cosine decay toward minimum_learning_rate over the steps after warm-up, reached one step after the last (the last step is one decrement short of it, as transformers' cosine schedule)."),
+            .double("optimizer.minimum_learning_rate", path.appending(path: \.minimumLearningRate), "Floor of the cosine schedule, reached one step after the last step."),
             .double("optimizer.clip_norm", path.appending(path: \.clipNorm), "Clip the global gradient norm to this (PyTorch clip_grad_norm_); 0 disables."),
             .double("optimizer.weight_decay", path.appending(path: \.weightDecay), "Weight decay (L2 added to the gradient, or decoupled as AdamW)."),
             .bool("optimizer.decoupled_weight_decay", path.appending(path: \.decoupledWeightDecay), "true: AdamW's decoupled weight decay; false: Adam's L2."),

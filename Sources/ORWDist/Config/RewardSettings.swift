@@ -18,7 +18,7 @@ public struct RewardSettings: Equatable, Sendable {
     public enum InvalidPolicy: String, CaseIterable, Sendable {
         /// Stop the run, naming the reward and how many samples.
         case fail
-        /// Give those samples weight 0 and count them in the metrics (`invalid_rewards`).
+        /// Leave those samples out of the step and count them in the metrics (`invalid_rewards`).
         case drop
     }
 
@@ -59,7 +59,7 @@ public struct RewardSettings: Equatable, Sendable {
             .strings("reward.components", path.appending(path: \.components), "composite: the component kinds, e.g. [\"jpeg\", \"classifier\"], each at most once; each reads its parameters from this block."),
             .floats("reward.weights", path.appending(path: \.weights), "composite: one weight per component; r = Σ weight · component."),
             .choice("reward.on_invalid", path.appending(path: \.onInvalid),
-                    "NaN or ±Inf rewards: fail = stop the run naming the reward and how many samples; drop = weight 0 for those samples, counted as invalid_rewards in the metrics. Never clamped."),
+                    "NaN or ±Inf rewards (or samples): fail = stop the run on every rank naming the reward, the ranks and how many samples; drop = leave those samples out of the step (weights' normalisation, coupling, loss, gradient, statistics), counted as invalid_rewards in the metrics. Never clamped."),
         ]
     }
 

@@ -8,8 +8,8 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var rewardStd: Double
     public var rewardMin: Double
     public var rewardMax: Double
-    /// Samples whose reward was NaN or ±Inf, given weight 0 (reward.on_invalid = "drop"); the
-    /// reward statistics above leave them out.
+    /// Samples whose reward or sample was NaN or ±Inf, left out of the step (reward.on_invalid =
+    /// "drop"); the reward statistics above leave them out, the loss terms are means over the rest.
     public var invalidRewards: Int = 0
     /// Each composite reward component's mean over the valid samples, by name; absent otherwise.
     public var rewardComponents: [String: Double]? = nil

@@ -23,16 +23,24 @@ struct DistributedOptimizer {
         clipNorm = Float(settings.clipNorm)
     }
 
-    /// `gradientSums` [P] holds this rank's sum of per-sample gradients; on return it holds the
-    /// global mean gradient (after clipping) and `parameters` [P] have taken one Adam step.
-    /// `step` is the number of steps already taken (0 for the first).
-    mutating func step(parameters: inout [Float], gradientSums: inout [Float], globalBatch: Int, step: Int) throws
-        -> (gradientNorm: Float, learningRate: Float) {
+    /// `gradientSums` [P] holds this rank's sum of per-sample gradients, times `gradientScale`;
+    /// on return it holds the global mean gradient (after clipping) and `parameters` [P] have
+    /// taken one Adam step. `globalBatch` is the number of samples summed over all ranks (the
+    /// global batch less any dropped samples); `step` the number of steps already taken (0 for the
+    /// first). The mean, the norm and the clipping factor are formed in Double and applied in one
+    /// multiplication, so a `gradientScale` that keeps huge `exp` weights inside Float
+    /// (`orwLoss`) is undone without overflow.
+    mutating func step(parameters: inout [Float], gradientSums: inout [Float], globalBatch: Int, gradientScale: Double = 1,
+                       step: Int) throws -> (gradientNorm: Double, learningRate: Float) {
         try world.allreduceSum(&gradientSums)
         clock?.lap(.allreduce)
-        let scale = 1 / Float(globalBatch)
-        gradientSums.withUnsafeMutableBufferPointer { Elementwise.scale($0.baseAddress!, by: scale, count: $0.count) }
-        let norm = gradientSums.withUnsafeMutableBufferPointer { clipGradientNorm($0, maxNorm: clipNorm) }
+        let mean = 1 / (Double(globalBatch) * gradientScale)
+        let norm = gradientSums.withUnsafeBufferPointer { Elementwise.sumOfSquares($0.baseAddress!, count: $0.count) }
+            .squareRoot() * mean
+        // torch.nn.utils.clip_grad_norm_'s factor (`clipGradientNorm`), folded into the mean's.
+        let clip = Double(clipNorm) / (norm + 1e-6)
+        let factor = clipNorm > 0 && norm.isFinite && clip < 1 ? mean * clip : mean
+        gradientSums.withUnsafeMutableBufferPointer { Elementwise.scale($0.baseAddress!, by: Float(factor), count: $0.count) }
         let rate = schedule.rate(at: step)
         adam.step(parameters: &parameters, gradients: gradientSums, learningRate: rate)
         return (norm, rate)

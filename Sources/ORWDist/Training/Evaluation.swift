@@ -14,6 +14,9 @@ final class Evaluation {
     let features: FeatureEvaluation?
     let count: Int
     let seed: UInt64
+    /// Samples integrated as one ODE state (dopri5's error norm): fixed, so an evaluation sample
+    /// does not depend on `run.eval_samples` beyond its group.
+    static let group = 64
     var samples: [Float]     // [N, D]
     var rewards: [Float]     // [N]
 
@@ -32,7 +35,7 @@ final class Evaluation {
     func measure(parameters: [Float], reference: [Float], epoch: Int, step: Int, seconds: Double) throws -> EpochMetrics {
         let dimension = model.dimension
         fillNoise(&samples, substream: 0)
-        _ = try sampler.sample(model: model, parameters: parameters, noise: &samples, batch: count)
+        _ = try sampler.sample(model: model, parameters: parameters, noise: &samples, batch: count, group: Self.group)
         try reward.score(samples, batch: count, dimension: dimension, into: &rewards)
         // Over the valid rewards: NaN or ±Inf ones are the trainer's to judge (reward.on_invalid).
         let valid = rewards.filter(\.isFinite)

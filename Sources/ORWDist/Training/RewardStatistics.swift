@@ -2,9 +2,10 @@ import ORWRewards
 
 /// Step 2's invalid-reward policy and the step's reward statistics over the global batch.
 ///
-/// A reward is invalid when it is NaN or ±Inf. With `reward.on_invalid = "fail"` the step stops
-/// with an error naming the reward, the rank and how many samples; with `"drop"` the weighting
-/// gives those samples weight 0 and the statistics below leave them out and count them.
+/// A reward is invalid when it is NaN or ±Inf, or its sample is (the trainer marks those NaN).
+/// With `reward.on_invalid = "fail"` the step stops on every rank with an error naming the
+/// reward, the ranks and how many samples; with `"drop"` the samples are left out of the step
+/// (weight 0, no coupling, loss or gradient), and the statistics below leave them out and count them.
 struct RewardStatistics {
     var mean: Double
     var standardDeviation: Double
@@ -15,20 +16,28 @@ struct RewardStatistics {
     /// Mean of each component over the valid samples, for a composite reward.
     var components: [String: Double]?
 
-    /// Throws under `fail` if any of this rank's rewards r [n] is NaN or ±Inf.
-    static func check(_ rewards: [Float], reward: any Reward, policy: RewardSettings.InvalidPolicy, rank: Int, step: Int) throws {
+    /// Throws under `fail` if any reward of the global batch [B] (gathered, so every rank decides
+    /// alike and throws the same message: no rank is left waiting in a collective) is NaN or ±Inf,
+    /// naming the ranks that computed them. Rank k of `ranks` computed microbatches k, k+R, …
+    static func check(_ batch: GlobalRewards, reward: any Reward, policy: RewardSettings.InvalidPolicy, ranks: Int, step: Int) throws {
         guard policy == .fail else { return }
-        let invalid = rewards.filter { !$0.isFinite }.count
-        guard invalid > 0 else { return }
-        var message = "\(invalid) of \(rewards.count) samples on rank \(rank) got a non-finite reward (NaN or ±Inf) at step \(step)"
+        var perRank = [Int](repeating: 0, count: ranks)
+        batch.withRow(0) { rewards in
+            for (i, r) in rewards.enumerated() where !r.isFinite { perRank[(i / batch.microbatch) % ranks] += 1 }
+        }
+        guard perRank.contains(where: { $0 > 0 }) else { return }
+        let perRankCount = batch.count / ranks
+        var message = perRank.enumerated().filter { $0.element > 0 }.map { rank, invalid in
+            "\(invalid) of \(perRankCount) samples on rank \(rank)"
+        }.joined(separator: ", ") + " got a non-finite reward (NaN or ±Inf; a non-finite sample counts as one) at step \(step)"
         if let composite = reward as? CompositeReward {
-            let parts = zip(composite.componentNames, composite.componentRewards).compactMap { name, values in
-                let count = values.filter { !$0.isFinite }.count
+            let parts = composite.componentNames.enumerated().compactMap { c, name in
+                let count = batch.withRow(1 + c) { $0.filter { !$0.isFinite }.count }
                 return count > 0 ? "\(name): \(count)" : nil
             }
             message += " (\(parts.joined(separator: ", ")))"
         }
-        message += ". Fix the reward, or set reward.on_invalid = \"drop\" to give such samples weight 0"
+        message += ". Fix the reward, or set reward.on_invalid = \"drop\" to leave such samples out of the step"
         throw RewardError(reward: describe(reward), message: message)
     }
 

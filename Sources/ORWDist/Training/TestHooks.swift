@@ -11,17 +11,25 @@ import Foundation
 ///   begins, so only that rank receives it and the job stops after step S.
 /// - `ORWDIST_DEBUG_STEP_DELAY_MS=N`: every rank sleeps N ms after each step, so a test can
 ///   signal or kill a job while it trains. It changes no arithmetic.
+/// - `ORWDIST_DEBUG_NAN_SAMPLES=I,J,…`: the rollout of global samples I, J, … is NaN at every
+///   step (on whichever rank computes them), as a diverging rollout would be.
+/// - `ORWDIST_DEBUG_NAN_REWARDS=I,J,…`: the reward of global samples I, J, … is NaN at every step.
 struct TestHooks {
     var perturbRank: Int?
     var crashInCheckpointAtStep: Int?
     var signal: (rank: Int, step: Int, number: Int32)?
     var stepDelay: Int?
+    var nanSamples: [Int] = []
+    var nanRewards: [Int] = []
 
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> TestHooks {
         var hooks = TestHooks()
         hooks.perturbRank = environment["ORWDIST_DEBUG_PERTURB_RANK"].flatMap { Int($0) }
         hooks.crashInCheckpointAtStep = environment["ORWDIST_DEBUG_CRASH_IN_CHECKPOINT"].flatMap { Int($0) }
         hooks.stepDelay = environment["ORWDIST_DEBUG_STEP_DELAY_MS"].flatMap { Int($0) }
+        func indices(_ name: String) -> [Int] { environment[name].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [] }
+        hooks.nanSamples = indices("ORWDIST_DEBUG_NAN_SAMPLES")
+        hooks.nanRewards = indices("ORWDIST_DEBUG_NAN_REWARDS")
         if let parts = environment["ORWDIST_DEBUG_SIGNAL"]?.split(separator: ":"), parts.count == 3,
            let rank = Int(parts[0]), let step = Int(parts[1]) {
             let number: Int32? = switch parts[2] { case "USR1": SIGUSR1; case "TERM": SIGTERM; default: nil }

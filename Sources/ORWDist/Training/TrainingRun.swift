@@ -59,6 +59,7 @@ public struct TrainingRun {
                                    sampleShape: start.base.sampleShape)
         reporter.started(source: config.baseModel, parameterCount: start.base.parameters.count, worldSize: world.size)
         let trainer = try start.makeTrainer(config: config, world: world, log: log)
+        trainer.nanForTesting = (hooks.nanSamples, hooks.nanRewards)
         let checkpoints = RunCheckpointer(config: config, world: world, log: log, architecture: start.base.architecture,
                                           referenceHash: start.referenceHash, hooks: hooks,
                                           resumedFrom: start.resumed.map { (trainer.stepsTaken, $0.point.checkpointPath) })
