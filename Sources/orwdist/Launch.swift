@@ -54,8 +54,8 @@ struct RunFlags: ParsableArguments {
 /// `options.logLevel` showing progress as a bar on a terminal, as lines otherwise, or not at all
 /// with `--quiet`.
 ///
-/// A configuration error is the same on every rank: rank 0 prints it and every rank exits with
-/// status 2. A run stopped by SIGUSR1 or SIGTERM (after rank 0's checkpoint) exits with status
+/// A configuration error is the same on every rank, and a start-up error on any rank is agreed
+/// by all (`StartupFailure`): rank 0 prints it and every rank exits with status 2. A run stopped by SIGUSR1 or SIGTERM (after rank 0's checkpoint) exits with status
 /// 75 or 76 on every rank, rank 0 saying so. Any other error prints with its rank named, and in
 /// a job of several ranks the failing rank aborts the whole job (exit 1), so no other rank waits
 /// forever in a collective. The statuses are `ExitStatus`'s, listed in the README.
@@ -83,7 +83,8 @@ func launch(logLevel: String, quiet: Bool = false, _ body: (any Communicator, Lo
     let log = Log(rank: world.rank, level: level, progress: .detect(quiet: quiet))
     do {
         try body(world, log)
-    } catch let error as ConfigError {
+    } catch let error where error is ConfigError || error is StartupFailure {
+        // The same on every rank (or agreed by every rank at start-up): rank 0 prints it once.
         if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
         world.finalize()
         throw ExitCode(ExitStatus.configuration)
