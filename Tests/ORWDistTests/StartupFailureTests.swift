@@ -44,7 +44,7 @@ final class StartupFailureTests: XCTestCase {
     /// run.eval_classifier exists for rank 0 only: rank 1's config validation fails.
     func testEvalClassifierMissingOnOneRankEndsTheJob() throws {
         let result = try trainWithClassifierOnRankZeroOnly("eval", settings: ["run.eval_classifier=\"classifier.safetensors\""])
-        assertEndsWithRankOneError(result, naming: "config field 'run.eval_classifier': classifier.safetensors does not exist")
+        assertEndsWithRankOneError(result, naming: "config field 'run.eval_classifier': classifier.safetensors does not exist (relative to \(Self.scratch)/eval/without)")
     }
 
     /// reward.classifier exists for rank 0 only: rank 1 cannot make its reward.

@@ -92,7 +92,7 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         try require((2...ConfigLimits.evaluationSamples).contains(evaluationSamples), "run.eval_samples",
                     "must lie in 2…\(ConfigLimits.evaluationSamples) (diversity needs pairs), got \(evaluationSamples)", "use e.g. 512")
         try require(evaluationClassifier.isEmpty || FileManager.default.fileExists(atPath: evaluationClassifier), "run.eval_classifier",
-                    "\(evaluationClassifier) does not exist",
+                    "\(evaluationClassifier) does not exist" + (evaluationClassifier.hasPrefix("/") ? "" : " (relative to \(FileManager.default.currentDirectoryPath))"),
                     "give the path of a classifier from `orwdist classifier train` (scripts/rewards/train-classifier prints one), or \"\" to leave the feature metrics off")
         try require(alpha.isFinite && alpha >= 0, "method.alpha", "must be a finite number ≥ 0, got \(alpha)", "use 0 for pure reward maximisation, 1 to stay near the base model")
         try require(tau.isFinite && tau > 0, "method.tau", "must be a finite number > 0, got \(tau)", "use e.g. tau = 1.0")
