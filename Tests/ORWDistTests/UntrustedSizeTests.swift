@@ -63,6 +63,16 @@ final class UntrustedSizeTests: XCTestCase {
         }
     }
 
+    /// A model file's `orwdist.sample_shape` metadata whose sizes overflow or are negative is
+    /// ignored (the shape inferred from D instead), not multiplied into a trap.
+    func testHostileRecordedSampleShapesAreIgnored() {
+        for recorded in ["[4294967296,4294967296,4294967296]", "[1,-28,-28]", "[9223372036854775807,9223372036854775807,0]"] {
+            XCTAssertEqual(SampleShape(recorded: recorded, dimension: 784), .image(channels: 1, height: 28, width: 28), recorded)
+        }
+        XCTAssertEqual(SampleShape(recorded: "[1,28,28]", dimension: 784), .image(channels: 1, height: 28, width: 28))
+        XCTAssertEqual(SampleShape(recorded: "[2,392]", dimension: 784), .image(channels: 1, height: 2, width: 392))
+    }
+
     /// `reward.sample_shape` whose product overflows, or exceeds 2^24 floats, fails validation
     /// instead of trapping where the reward multiplies it.
     func testSampleShapeProductsAreBounded() throws {
