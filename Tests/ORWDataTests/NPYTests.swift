@@ -118,6 +118,13 @@ final class NPYTests: XCTestCase {
 
         try NPY.write(NPYArray(shape: [], values: [1]), path: path("scalar.npy"))
         XCTAssertThrowsError(try NPYDataset(path: path("scalar.npy")))
+        // No samples, or samples of no floats (a model of dimension 0 would trap).
+        for shape in [[0, 3], [3, 0], [2, 2, 0]] {
+            try NPY.write(NPYArray(shape: shape, values: []), path: path("empty.npy"))
+            XCTAssertThrowsError(try NPYDataset(path: path("empty.npy")), "\(shape)") { error in
+                XCTAssertTrue("\(error)".contains("at least one sample"), "\(error)")
+            }
+        }
     }
 }
 

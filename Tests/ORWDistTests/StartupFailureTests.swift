@@ -1,5 +1,6 @@
 import Foundation
 import ORWCore
+import ORWData
 import TestSupport
 import XCTest
 @testable import ORWDist
@@ -47,11 +48,23 @@ final class StartupFailureTests: XCTestCase {
         assertEndsWithRankOneError(result, naming: "config field 'run.eval_classifier': classifier.safetensors does not exist (relative to \(Self.scratch)/eval/without)")
     }
 
+    /// `orwdist pretrain` with data.path = "data.npy" present for rank 0 only: rank 1 cannot
+    /// read its dataset.
+    func testPretrainDataMissingOnOneRankEndsTheJob() throws {
+        let directory = Self.scratch + "/pretrain"
+        let with = directory + "/with", without = directory + "/without"
+        for path in [with, without] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        try NPY.write(NPYArray(shape: [8, 2], values: (0..<16).map { Float($0) }), path: with + "/data.npy")
+        let result = try runOrwdist(["pretrain", "--run-dir", directory + "/run", "--data", "npy", "--steps", "2", "--batch", "8", "--microbatch", "4",
+                                     "--set", "data.path=\"data.npy\""], workingDirectories: [with, without], timeout: 30)
+        assertEndsWithRankOneError(result, naming: "cannot read data.npy: missing or unreadable (relative to \(without))")
+    }
+
     /// reward.classifier exists for rank 0 only: rank 1 cannot make its reward.
     func testRewardClassifierMissingOnOneRankEndsTheJob() throws {
         let result = try trainWithClassifierOnRankZeroOnly("reward", settings: [
             "reward.kind=\"classifier\"", "reward.classifier=\"classifier.safetensors\"", "reward.classes=[\"left\"]",
         ])
-        assertEndsWithRankOneError(result, naming: "classifier.safetensors: not a readable safetensors file")
+        assertEndsWithRankOneError(result, naming: "classifier.safetensors: not a readable safetensors file: cannot read classifier.safetensors")
     }
 }
