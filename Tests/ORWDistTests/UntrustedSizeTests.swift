@@ -73,6 +73,22 @@ final class UntrustedSizeTests: XCTestCase {
         XCTAssertEqual(SampleShape(recorded: "[2,392]", dimension: 784), .image(channels: 1, height: 2, width: 392))
     }
 
+    /// `orwdist sample --noise` with an empty array whose first size times D overflows: an error
+    /// naming the option, not a trap.
+    func testSampleNoiseOfAHostileShapeIsAnError() throws {
+        let spec = MLPArchitecture(dimension: 2, hidden: 4, depth: 1, timeEmbedding: 4)
+        let count = Architecture.mlp(spec).makeModel().layout.count
+        let model = Self.scratch + "/sample-model.safetensors", noise = Self.scratch + "/sample-noise.npy"
+        try ModelFile(architecture: .mlp(spec), parameters: (0..<count).map { Float($0) / 10 }).write(to: model)
+        for shape in [[1 << 40, 0], [0, 2]] {
+            try NPY.write(NPYArray(shape: shape, values: []), path: noise)
+            let result = try runOrwdist(["sample", "--model", model, "--noise", noise, "--out", Self.scratch + "/samples.npy"], timeout: 60)
+            XCTAssertNil(result.signal, "\(shape): \(result.summary)")
+            XCTAssertNotEqual(result.status, 0, "\(shape): \(result.summary)")
+            XCTAssertTrue(result.stderr.contains("--noise \(noise) has shape \(shape)"), "\(shape): \(result.summary)")
+        }
+    }
+
     /// `reward.sample_shape` whose product overflows, or exceeds 2^24 floats, fails validation
     /// instead of trapping where the reward multiplies it.
     func testSampleShapeProductsAreBounded() throws {
