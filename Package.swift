@@ -34,15 +34,19 @@ let package = Package(
         // MARK: C kernels: element-wise loops cloned per instruction set (AVX-512, AVX2, baseline)
         .target(name: "CKernels"),
 
+        // MARK: C shim for the external reward's child: fork, own process group, blocked
+        // preemption signals, killed with its parent, exec
+        .target(name: "CProcess"),
+
         // MARK: C shim over MPI: plain C in, plain C out; no MPI type reaches Swift
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
 
         // MARK: Swift modules
         .target(name: "ORWCore", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
         .target(name: "ORWData", dependencies: ["ORWCore", "CZlib"]),
-        .target(name: "ORWRewards", dependencies: ["ORWCore", "CTurboJPEG"]),
+        .target(name: "ORWRewards", dependencies: ["ORWCore", "CTurboJPEG", "CProcess"]),
         .target(name: "ORWDist", dependencies: [
-            "ORWCore", "ORWData", "ORWRewards", "CMPI", "CPNG",
+            "ORWCore", "ORWData", "ORWRewards", "CMPI", "CPNG", "CKernels",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -3,21 +3,24 @@ import Foundation
 import Glibc
 #endif
 
-/// A reward computed by another program: external reward protocol v1 (DESIGN.md).
+/// A reward computed by another program: external reward protocol v1 (DESIGN.md, "External rewards").
 ///
-/// One long-lived child per rank, started from an argv list (`posix_spawnp`, never a shell) with
-/// `ORW_RANK` and `ORW_WORLD_SIZE` added to the environment. Per batch, all integers u32
+/// One long-lived child per rank, started from an argv list (never a shell) with `ORW_RANK` and
+/// `ORW_WORLD_SIZE` added to the environment (`ScorerProcess`: its own process group, preemption
+/// signals blocked, killed with its rank, no MPI launcher variables). Per batch, all integers u32
 /// little-endian, floats f32 little-endian:
 ///
 ///     request (to the child's stdin):    "ORWQ" 1 n k d_1 … d_k  then n·d_1·…·d_k floats
 ///     response (from the child's stdout): "ORWA" n                then n floats
 ///
-/// The child's stderr is passed line by line to `stderrLine`. Each batch must be answered within
-/// `timeout` seconds. A child that exits, times out, or answers with a wrong magic or count ends
-/// the reward with a `RewardError` naming the command, the rank and the cause (the child is
-/// killed, and every later call throws the same error). Non-finite rewards are returned as they
-/// are: the trainer's invalid-reward policy judges them. Closing (deinit) closes the child's
-/// stdin, waits up to 5 s for it to exit, then kills it.
+/// and nothing else: a byte on the child's stdout beyond the answer (found right after it, or
+/// before the next request) is a protocol error, since it would be read as the next answer. The
+/// child's stderr is passed line by line to `stderrLine` (`ScorerStderr`: bounded lines). Each
+/// batch must be answered within `timeout` seconds. A child that exits, times out, or answers
+/// with a wrong magic or count ends the reward with a `RewardError` naming the command, the rank
+/// and the cause (the child is killed, and every later call throws the same error). Non-finite
+/// rewards are returned as they are: the trainer's invalid-reward policy judges them. Closing
+/// (deinit) closes the child's stdin, waits up to 5 s for it to exit, then kills its group.
 ///
 /// Letters: B = batch, D = floats per sample = d_1 · … · d_k.
 public final class ExternalReward: Reward {
@@ -29,12 +32,9 @@ public final class ExternalReward: Reward {
     public let worldSize: Int
     public var name: String { "external" }
 
-    private let pid: pid_t
-    private var input: Int32            // our end of the child's stdin, -1 once closed
-    private var output: Int32           // our end of the child's stdout, -1 once closed
-    private let stderrTail: StderrTail
+    private let child: ScorerProcess
+    private let stderrLine: @Sendable (String) -> Void
     private var failure: RewardError?
-    private var exited = false
 
     /// Starts the child. `stderrLine` receives each line the child writes to stderr (from a
     /// background thread).
@@ -50,75 +50,27 @@ public final class ExternalReward: Reward {
         self.timeout = timeout
         self.rank = rank
         self.worldSize = worldSize
+        self.stderrLine = stderrLine
         _ = Self.ignoreBrokenPipes
-
-        // Pipes [read end, write end], close-on-exec: the child gets only its dup2'd copies.
-        func makePipe() throws -> [Int32] {
-            var ends: [Int32] = [0, 0]
-            guard pipe(&ends) == 0 else {
-                throw RewardError(reward: "external", message: "cannot create pipes for `\(command.joined(separator: " "))` on rank \(rank): \(String(cString: strerror(errno)))")
-            }
-            for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-            return ends
+        do {
+            child = try ScorerProcess(command: command, additions: ["ORW_RANK": "\(rank)", "ORW_WORLD_SIZE": "\(worldSize)"],
+                                      stderrLine: stderrLine)
+        } catch {
+            throw RewardError(reward: "external", message: "\(error.reason) `\(command.joined(separator: " "))` on rank \(rank): \(String(cString: strerror(error.errno)))")
         }
-        let stdinPipe = try makePipe(), stdoutPipe = try makePipe(), stderrPipe = try makePipe()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        // The child starts with default signal handling (this process ignores SIGPIPE).
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
-
-        var environment = ProcessInfo.processInfo.environment
-        environment["ORW_RANK"] = "\(rank)"
-        environment["ORW_WORLD_SIZE"] = "\(worldSize)"
-        var spawned: pid_t = 0
-        let status = withCStringArray(command) { argv in
-            withCStringArray(environment.map { "\($0.key)=\($0.value)" }) { envp in
-                posix_spawnp(&spawned, argv[0]!, &actions, &attributes, argv, envp)
-            }
-        }
-        close(stdinPipe[0]); close(stdoutPipe[1]); close(stderrPipe[1])
-        guard status == 0 else {
-            close(stdinPipe[1]); close(stdoutPipe[0]); close(stderrPipe[0])
-            throw RewardError(reward: "external", message: "cannot start `\(command.joined(separator: " "))` on rank \(rank): \(String(cString: strerror(status)))")
-        }
-        pid = spawned
-        input = stdinPipe[1]
-        output = stdoutPipe[0]
-        for descriptor in [input, output] { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
-        stderrTail = StderrTail()
-        let tail = stderrTail, errors = stderrPipe[0]
-        Thread.detachNewThread { tail.forward(errors, to: stderrLine) }
     }
 
     deinit {
         shutdown()
     }
 
-    /// Closes the child's stdin (its signal to exit), waits up to `grace` seconds, then kills it.
+    /// Closes the child's stdin (its signal to exit), waits up to `grace` seconds, then kills its
+    /// process group. Bytes the child wrote after its last answer are reported as a stderr line.
     public func shutdown(grace: Double = 5) {
-        if input >= 0 { close(input); input = -1 }
-        if !exited {
-            let deadline = Date().addingTimeInterval(grace)
-            while reap() == nil, Date() < deadline { usleep(10_000) }
-            if !exited {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                exited = true
-            }
+        let unexpected = child.drainOutput() + child.end(grace: grace)
+        if unexpected > 0 && failure == nil {
+            stderrLine("orwdist: protocol error: `\(command.joined(separator: " "))` wrote \(unexpected) unexpected bytes to stdout after its last answer (ignored)")
         }
-        if output >= 0 { close(output); output = -1 }
     }
 
     public func score(_ x: UnsafePointer<Float>, batch: Int, dimension: Int, into rewards: UnsafeMutablePointer<Float>) throws {
@@ -146,6 +98,8 @@ public final class ExternalReward: Reward {
 
     /// Writes `request` and reads the response of `batch` rewards, both within the timeout.
     private func exchange(_ request: [UInt8], batch: Int) throws -> [Float] {
+        try expectNothingMore()
+        let input = child.input, output = child.output
         let deadline = Date().addingTimeInterval(timeout)
         var written = 0
         var response = [UInt8](repeating: 0, count: 8 + 4 * batch)
@@ -192,13 +146,24 @@ public final class ExternalReward: Reward {
                 }
             }
         }
+        try expectNothingMore()
         return (0..<batch).map { Float(bitPattern: readLittleEndianUInt32(response, at: 8 + 4 * $0)) }
+    }
+
+    /// Throws if the child's stdout holds bytes now, between an answer and the next request:
+    /// they would be taken for (the start of) the next answer.
+    private func expectNothingMore() throws {
+        let unexpected = child.drainOutput()
+        guard unexpected == 0 else {
+            throw fail("wrote \(unexpected) unexpected bytes after its answer; protocol v1 allows exactly one answer "
+                       + "(\"ORWA\", n, n floats) per request and nothing else on stdout (write logs to stderr)")
+        }
     }
 
     /// The error for `cause`, naming the command and the rank, with the child's last stderr lines.
     private func fail(_ cause: String) -> RewardError {
         var message = "`\(command.joined(separator: " "))` on rank \(rank): \(cause)"
-        let lines = stderrTail.lines
+        let lines = child.stderr.lines
         if !lines.isEmpty { message += "; its last stderr: " + lines.joined(separator: " | ") }
         return RewardError(reward: name, message: message)
     }
@@ -206,26 +171,14 @@ public final class ExternalReward: Reward {
     /// What became of a child that stopped talking: its exit status if it exited (waiting up to 2 s).
     private func childGone(_ symptom: String, batch: Int) -> String {
         let deadline = Date().addingTimeInterval(2)
-        var status = reap()
+        var status = child.exitDescription
         while status == nil, Date() < deadline {
             usleep(10_000)
-            status = reap()
+            status = child.exitDescription
         }
         guard let status else { return "\(symptom) without exiting, during a batch of \(batch)" }
-        stderrTail.waitForEnd(seconds: 1)   // the child's last words, for the message
+        child.stderr.waitForEnd(seconds: 1)   // the child's last words, for the message
         return "\(status) while scoring a batch of \(batch) (it \(symptom))"
-    }
-
-    /// "exited with status N" or "was killed by signal N" once the child has ended, else nil.
-    private func reap() -> String? {
-        guard !exited else { return "had already exited" }
-        var status: Int32 = 0
-        var result = waitpid(pid, &status, WNOHANG)
-        while result == -1 && errno == EINTR { result = waitpid(pid, &status, WNOHANG) }
-        guard result == pid else { return nil }
-        exited = true
-        let signal = status & 0x7f
-        return signal == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(signal)"
     }
 
     private func describe(_ bytes: [UInt8]) -> String {
@@ -239,48 +192,6 @@ public final class ExternalReward: Reward {
     private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 }
 
-/// The child's stderr, forwarded line by line; the last few lines are kept for error messages.
-private final class StderrTail: @unchecked Sendable {
-    private let lock = NSLock()
-    private var kept: [String] = []
-    private let ended = DispatchSemaphore(value: 0)
-    static let keep = 5
-
-    /// Waits until the child's stderr has reached EOF, at most `seconds`.
-    func waitForEnd(seconds: Double) {
-        if ended.wait(timeout: .now() + seconds) == .success { ended.signal() }
-    }
-
-    var lines: [String] { lock.withLock { kept } }
-
-    /// Reads `descriptor` until EOF, handing each line to `handler`; closes it at the end.
-    func forward(_ descriptor: Int32, to handler: (String) -> Void) {
-        var pending = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        func emit(_ bytes: ArraySlice<UInt8>) {
-            let line = String(decoding: bytes, as: UTF8.self)
-            lock.withLock {
-                kept.append(line)
-                if kept.count > Self.keep { kept.removeFirst() }
-            }
-            handler(line)
-        }
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            pending += chunk[0..<count]
-            while let newline = pending.firstIndex(of: 10) {
-                emit(pending[..<newline])
-                pending.removeSubrange(...newline)
-            }
-        }
-        if !pending.isEmpty { emit(pending[...]) }
-        close(descriptor)
-        ended.signal()
-    }
-}
-
 private func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
     let little = value.littleEndian
     withUnsafeBytes(of: little) { bytes += $0 }
@@ -288,11 +199,4 @@ private func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
 
 private func readLittleEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
     UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
-}
-
-/// Calls `body` with a NULL-terminated C array of copies of `strings`.
-private func withCStringArray<Result>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> Result) -> Result {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
 }

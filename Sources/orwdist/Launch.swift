@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ORWDist
+import ORWRewards
 
 /// Options every config-driven subcommand shares.
 struct ConfigOptions: ParsableArguments {
@@ -83,6 +84,8 @@ func launch(logLevel: String, quiet: Bool = false, _ body: (any Communicator, Lo
     }
     let log = Log(rank: world.rank, level: level, progress: .detect(quiet: quiet))
     do {
+        // No external reward child outlives the run, whichever way it ends (before an abort too).
+        defer { ScorerProcess.endAll(grace: 5) }
         try body(world, log)
     } catch let failure as StartupFailure {
         // Agreed by every rank at start-up: rank 0 prints it once, every rank leaves cleanly.

@@ -13,10 +13,12 @@ struct Train: ParsableCommand {
         (`--help-config` lists them).
 
         Checkpoints go to RUN/checkpoints/step_XXXXXXXX every checkpoint.every steps, at the end, \
-        and on SIGUSR1 (exit 75) or SIGTERM (exit 76). `--resume auto` continues from the newest \
-        checkpoint that verifies, or starts fresh when there is none, so a requeued job can always \
-        pass it. Exit statuses: 0 done, 1 error on any rank, 2 config or input error, 75 stopped \
-        by SIGUSR1, 76 stopped by SIGTERM.
+        and on SIGUSR1 (exit 75) or SIGTERM (exit 76). `--resume auto` continues from the checkpoint \
+        `latest` names if it verifies, else the newest that does; it starts fresh only when the run \
+        has no checkpoint, and refuses (exit 2) when none verifies, so a requeued job can always \
+        pass it. One job per run directory: a second one exits 2 naming the first. Exit statuses: \
+        0 done, 1 error on any rank, 2 config or input error, 75 stopped by SIGUSR1, 76 stopped by \
+        SIGTERM.
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -32,7 +34,7 @@ struct Train: ParsableCommand {
     @Option(help: "Fixed solver steps (sampler.steps).") var solverSteps: Int?
     @Option(help: "Warm-up steps (optimizer.warmup_steps).") var warmup: Int?
     @Option(help: "Gradient clipping norm, 0 for none (optimizer.clip_norm).") var clip: Double?
-    @Option(help: ArgumentHelp("auto: continue from the newest checkpoint in RUN/checkpoints that verifies, or start fresh if there is none; PATH: continue from that checkpoint (or run directory), which must verify.",
+    @Option(help: ArgumentHelp("auto: continue from the checkpoint RUN/checkpoints/latest names, else the newest that verifies; start fresh only if the run has none; PATH: continue from that checkpoint (or run directory), which must verify.",
                                valueName: "auto|PATH"))
     var resume: String?
 

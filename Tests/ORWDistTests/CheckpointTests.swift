@@ -77,6 +77,46 @@ final class CheckpointTests: XCTestCase {
         XCTAssertNil(try FileManager.default.contentsOfDirectory(atPath: store.directory).first { $0.hasPrefix(".tmp-") })
     }
 
+    /// Replacing a checkpoint of the same step is one exchange: the old one is complete until
+    /// the new one is published, and a watcher never finds the name missing.
+    func testReplacingACheckpointOfTheSameStepNeverLeavesItMissing() throws {
+        let store = CheckpointStore(run: directory)
+        let final = try store.write(makeCheckpoint(step: 8), keep: 2)
+        let watch = Watch()
+        let watcher = Thread {
+            var status = stat()
+            while watch.isRunning { if lstat(final, &status) != 0 { watch.miss() } }
+        }
+        watcher.start()
+        for _ in 0..<100 {
+            try store.write(makeCheckpoint(step: 8), keep: 2) { _ in
+                XCTAssertNoThrow(try Checkpoint.read(from: final), "the old checkpoint is intact before the new one is published")
+            }
+        }
+        watch.stop()
+        while !watcher.isFinished { usleep(1000) }
+        XCTAssertEqual(watch.misses, 0, "times \(final) was missing during a replacement")
+        XCTAssertEqual(try Checkpoint.read(from: final), makeCheckpoint(step: 8))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.directory).sorted(), ["latest", "step_00000008"])
+    }
+
+    /// A symbolic link planted where a temporary used to be named predictably (PATH.tmp-PID) is
+    /// neither followed nor published; a link at a temporary's own name is refused.
+    func testAtomicWritesDoNotFollowPlantedLinks() throws {
+        let victim = directory + "/victim", target = directory + "/config.toml"
+        try "victim\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(target).tmp-\(getpid())", withDestinationPath: victim)
+        try AtomicFile.write("new\n", to: target)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "victim\n", "the link was not followed")
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType, .typeRegular)
+        XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "new\n")
+
+        let planted = directory + "/planted"
+        try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: victim)
+        XCTAssertThrowsError(try AtomicFile.writeSynced(Array("x".utf8), to: planted))
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "victim\n", "the link was not followed")
+    }
+
     // MARK: Corruption
 
     func testTruncatedBitFlippedManifestlessAndUncoveredCheckpointsAreRejected() throws {
@@ -111,7 +151,7 @@ final class CheckpointTests: XCTestCase {
         assertRejected(directory + "/checkpoints/step_00000099", { $0 == .notFound }, "missing")
 
         // --resume auto's choice: the newest that verifies, with the reasons for the others.
-        let (found, skipped) = store.newestValid()
+        let (found, skipped) = store.resumable()
         XCTAssertEqual(found?.path, store.path(step: 1))
         XCTAssertEqual(found?.checkpoint, written[0])
         XCTAssertEqual(skipped.map(\.path), [5, 4, 3, 2].map(store.path(step:)))
@@ -134,7 +174,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(store.latest(), store.path(step: 4))
         XCTAssertEqual(store.checkpoints().map(\.step), [4])
         XCTAssertEqual(try Checkpoint.read(from: store.path(step: 4)), four)
-        XCTAssertEqual(store.newestValid().found?.path, store.path(step: 4))
+        XCTAssertEqual(store.resumable().found?.path, store.path(step: 4))
         let leftovers = store.removeTemporaries()
         XCTAssertEqual(leftovers.count, 1)
         XCTAssertTrue(leftovers[0].hasPrefix(".tmp-step_00000008"), "\(leftovers)")
@@ -241,4 +281,16 @@ final class CheckpointTests: XCTestCase {
             }
         }
     }
+}
+
+/// The watcher thread's stop flag and its count of times it found a checkpoint missing.
+private final class Watch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = true
+    private var missed = 0
+
+    var isRunning: Bool { lock.withLock { running } }
+    var misses: Int { lock.withLock { missed } }
+    func stop() { lock.withLock { running = false } }
+    func miss() { lock.withLock { missed += 1 } }
 }

@@ -91,13 +91,6 @@ final class ProcessesTests: XCTestCase {
         for rank in ranks { XCTAssertFalse(isRunning(rank), "rank process \(rank) outlived the timeout") }
     }
 
-    /// Whether `pid` is alive and not a zombie.
-    func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
-    }
-
     func testMissingExecutablesFailWithTheirName() {
         XCTAssertThrowsError(try runProcess("orw-no-such-tool")) { error in
             XCTAssertTrue("\(error)".contains("orw-no-such-tool not found on PATH"), "\(error)")

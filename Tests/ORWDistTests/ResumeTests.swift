@@ -94,6 +94,16 @@ final class ResumeTests: XCTestCase {
         try FileManager.default.copyItem(atPath: run, toPath: destination)
     }
 
+    /// A copy of the uninterrupted run named `name`, without its final.safetensors: a run whose
+    /// checkpoints 20 and 24 a test can damage or point `latest` at.
+    func unfinishedCopy(_ name: String) throws -> String {
+        _ = try uninterruptedParameters()
+        let run = fresh(name)
+        try copy(Self.scratch + "/uninterrupted", to: run)
+        try FileManager.default.removeItem(atPath: run + "/final.safetensors")
+        return run
+    }
+
     func fresh(_ name: String) -> String {
         let path = Self.scratch + "/" + name
         try? FileManager.default.removeItem(atPath: path)
@@ -197,12 +207,7 @@ final class ResumeTests: XCTestCase {
     /// from the last periodic checkpoint, bitwise on 2 ranks and within 1e-5 on 4.
     func testKillNineOfOneRankEndsTheJobAndTheRunResumes() throws {
         let run = fresh("kill9")
-        let killRank1 = """
-            for child in $(ps -o pid= --ppid $pid); do
-              if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then kill -9 $child; fi
-            done
-            """
-        let (result, seconds) = try runScript(script(run: run, step: 6, action: killRank1), run: run,
+        let (result, seconds) = try runScript(script(run: run, step: 6, action: killRankScript(1)), run: run,
                                               environment: ["ORWDIST_DEBUG_STEP_DELAY_MS": "60"])
         XCTAssertFalse(result.succeeded, result.summary)
         XCTAssertNotEqual(result.status, 99, "the job must still be running at step 6: \(result.summary)")
@@ -231,6 +236,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(store.checkpoints().map(\.step), [4])
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".tmp-step_00000008") }
         XCTAssertEqual(leftovers.count, 1, "the unpublished write is still there")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/.lock"), "the killed job leaves its lock file, not its lock")
 
         let inspect = try runProcess(try productPath("orwdist"), ["inspect", run], timeout: 60)
         XCTAssertEqual(inspect.status, 0, inspect.summary)
@@ -299,6 +305,93 @@ final class ResumeTests: XCTestCase {
         let changed = try orwdist(try trainArguments(run, extra: ["--resume", "auto", "--alpha", "0.7"]), ranks: 2, timeout: 120)
         XCTAssertEqual(changed.status, 2, changed.summary)
         XCTAssertTrue(changed.stderr.contains("method.alpha = 0.7 (checkpoint: 0.5)"), changed.stderr)
+    }
+
+    /// Checkpoints exist but none verifies (an NFS hiccup, a bad disk): `--resume auto` refuses
+    /// with exit 2 listing each one, and leaves metrics.jsonl as it was, rather than start over.
+    func testResumeAutoRefusesWhenNoCheckpointVerifies() throws {
+        let run = try unfinishedCopy("none-verifies")
+        let store = CheckpointStore(run: run)
+        for step in [24, 20] { try FileManager.default.removeItem(atPath: store.path(step: step) + "/" + Manifest.fileName) }
+        let metrics = try Data(contentsOf: URL(fileURLWithPath: run + "/metrics.jsonl"))
+
+        let result = try orwdist(try trainArguments(run, extra: ["--resume", "auto"]), ranks: 2, timeout: 120)
+        XCTAssertEqual(result.status, 2, result.summary)
+        XCTAssertTrue(result.stderr.contains("config field '--resume': \(store.directory) has checkpoints but none verifies"), result.stderr)
+        for step in [24, 20] {
+            XCTAssertTrue(result.stderr.contains("checkpoint \(store.path(step: step)): no manifest.sha256"), result.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/metrics.jsonl")), metrics, "metrics.jsonl untouched")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/final.safetensors"), "no training")
+        let inspect = try runProcess(try productPath("orwdist"), ["inspect", run], timeout: 60)
+        XCTAssertTrue(inspect.stdout.contains("would refuse (exit 2)"), inspect.stdout)
+    }
+
+    /// `latest` naming an earlier checkpoint than the newest (a deliberate rollback): `--resume
+    /// auto` continues from it, rewrites the later steps (step 24 replaced in place) and still
+    /// ends bitwise equal to the uninterrupted run.
+    func testResumeAutoPrefersLatestOverANewerCheckpoint() throws {
+        let run = try unfinishedCopy("rollback")
+        let store = CheckpointStore(run: run)
+        try "step_00000020\n".write(toFile: store.directory + "/latest", atomically: true, encoding: .utf8)
+        func inode(_ path: String) throws -> Int? { try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int }
+        let before = try inode(store.path(step: 24))
+        let resumed = try resume(run, ranks: 2)
+        XCTAssertTrue(resumed.stdout.contains("resuming from \(store.path(step: 20)): step 20"), resumed.stdout)
+        try assertBitwiseEqual(run, "resumed from latest = step 20")
+        XCTAssertEqual(store.latest(), store.path(step: 24))
+        XCTAssertNotEqual(try inode(store.path(step: 24)), before, "step 24 rewritten")
+        XCTAssertNoThrow(try Checkpoint.read(from: store.path(step: 24)))
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: store.directory).allSatisfy { !$0.hasPrefix(".tmp-") })
+    }
+
+    // MARK: The run directory
+
+    /// A second job on a run directory in use (the first slowed down) stops before any work with
+    /// exit 2 on every rank, naming the first's rank 0 PID; the first finishes undisturbed, with
+    /// one parseable record per step.
+    func testASecondJobOnARunDirectoryInUseStopsWithStatus2NamingTheHolder() throws {
+        let run = fresh("two-jobs")
+        let second = run + "-second.txt"
+        let action = findRankScript(0) + """
+
+            echo "holder $rank_pid"
+            "$@" > '\(second)' 2>&1
+            echo "second job status $?"
+            """
+        let (result, _) = try runScript(script(run: run, step: 1, action: action), run: run,
+                                        environment: ["ORWDIST_DEBUG_STEP_DELAY_MS": "200"])
+        XCTAssertEqual(result.status, 0, result.summary)
+        XCTAssertTrue(result.stdout.contains("second job status 2"), result.summary)
+        let holder = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("holder ") }?.dropFirst(7))
+        XCTAssertFalse(holder.isEmpty, result.stdout)
+        let output = try String(contentsOfFile: second, encoding: .utf8)
+        XCTAssertTrue(output.contains("config field 'run.directory': \(run) is in use by another orwdist job (host "), output)
+        XCTAssertTrue(output.contains(", PID \(holder), started "), "holder \(holder): \(output)")
+        XCTAssertEqual(try recordedSteps(run), Array(1...Self.totalSteps), "each step logged once, every line parses")
+        XCTAssertEqual(CheckpointStore(run: run).checkpoints().map(\.step), [24, 20])
+        try assertBitwiseEqual(run, "the first job, undisturbed")
+    }
+
+    /// metrics.jsonl, checkpoints/ or reference.safetensors as a symbolic link out of the run
+    /// directory: the job refuses with exit 2 on every rank and the link's target is untouched.
+    func testSymbolicLinksOutOfTheRunDirectoryAreRefused() throws {
+        let outside = fresh("outside")
+        try FileManager.default.createDirectory(atPath: outside + "/checkpoints/step_00000004", withIntermediateDirectories: true)
+        for name in ["metrics.jsonl", "reference.safetensors"] { try "outside\n".write(toFile: outside + "/" + name, atomically: true, encoding: .utf8) }
+        for name in ["metrics.jsonl", "checkpoints", "reference.safetensors"] {
+            let run = fresh("link-\(name)")
+            try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: run + "/" + name, withDestinationPath: outside + "/" + name)
+            let result = try orwdist(try trainArguments(run), ranks: 2, timeout: 120)
+            XCTAssertEqual(result.status, 2, "\(name): \(result.summary)")
+            XCTAssertTrue(result.stderr.contains("\(run)/\(name) is a symbolic link to \(outside)/\(name), outside the run directory"),
+                          "\(name): \(result.stderr)")
+        }
+        for name in ["metrics.jsonl", "reference.safetensors"] {
+            XCTAssertEqual(try String(contentsOfFile: outside + "/" + name, encoding: .utf8), "outside\n", name)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside + "/checkpoints"), ["step_00000004"])
     }
 
     /// An I/O error on rank 0 alone (its checkpoint directory cannot be created) aborts the whole

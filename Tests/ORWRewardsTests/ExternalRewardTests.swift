@@ -196,6 +196,150 @@ final class ExternalRewardTests: XCTestCase {
         XCTAssertEqual(Array(rewards[1...]), [1, 1])
     }
 
+    // MARK: Untrusted output and environment (issue 20, defect 10)
+
+    /// A progress bar that only ever writes '\r': 50 MB of stderr without a newline, before the
+    /// answer. Each '\r' ends a line, each line is cut at `ScorerStderr.maximumLine` bytes, and
+    /// the flood neither stalls the answer nor piles up in memory.
+    func testCarriageReturnFloodIsCutIntoBoundedLines() throws {
+        let path = try script("progress", """
+            n, shape, values = request()
+            segment = b"#" * (1 << 20)
+            for i in range(50):
+                sys.stderr.buffer.write(b"\\r" + segment)
+            sys.stderr.buffer.write(b"\\rscoring done\\r")
+            sys.stderr.buffer.flush()
+            answer(n, [7.0] * n)
+            while True:
+                n, shape, values = request()
+                answer(n, [7.0] * n)
+            """)
+        let lines = Lines()
+        let reward = try external([try python(), path], shape: [2], timeout: 20, lines: lines)
+        XCTAssertEqual(try score(reward, [Float](repeating: 0, count: 6), batch: 3), [7, 7, 7])
+        reward.shutdown()
+        let deadline = Date().addingTimeInterval(10)
+        while !lines.all.contains("scoring done"), Date() < deadline { usleep(10_000) }
+        let all = lines.all
+        XCTAssertEqual(all.last, "scoring done", "'\\r' ends a line")
+        let cut = all.dropLast()
+        XCTAssertEqual(cut.count, 50, "one line per '\\r'-separated segment")
+        for line in cut {
+            XCTAssertTrue(line.hasPrefix(String(repeating: "#", count: 4096)) && line.hasSuffix("(line cut at 4096 bytes)"),
+                          "\(line.utf8.count) bytes: …\(line.suffix(60))")
+            XCTAssertLessThan(line.utf8.count, 4200)
+        }
+    }
+
+    /// Bytes after an answer would be read as the next batch's answer, one batch late and
+    /// silently: a whole extra answer sent with the first, or junk that arrives after it.
+    func testBytesAfterAnAnswerAreAProtocolError() throws {
+        let doubled = try script("doubled", """
+            n, shape, values = request()
+            reply = b"ORWA" + struct.pack("<I", n) + struct.pack(f"<{n}f", *([1.0] * n))
+            late = b"ORWA" + struct.pack("<I", n) + struct.pack(f"<{n}f", *([2.0] * n))
+            sys.stdout.buffer.write(reply + late)
+            sys.stdout.buffer.flush()
+            while True:
+                n, shape, values = request()
+                answer(n, [3.0] * n)
+            """)
+        let first = try external([try python(), doubled], shape: [2])
+        var rewards: [[Float]] = []
+        var message = ""
+        do {
+            for _ in 0..<2 { rewards.append(try score(first, [Float](repeating: 0, count: 8), batch: 4)) }
+        } catch {
+            message = "\(error)"
+        }
+        XCTAssertEqual(rewards.count, 0, "no batch gets another's rewards: \(rewards)")
+        for part in [doubled, "rank 1", "24 unexpected bytes after its answer"] {
+            XCTAssertTrue(message.contains(part), "'\(part)' in: \(message)")
+        }
+
+        let trailing = try script("trailing", """
+            n, shape, values = request()
+            answer(n, [1.0] * n)
+            time.sleep(0.2)
+            sys.stdout.buffer.write(b"oops\\n")
+            sys.stdout.buffer.flush()
+            while True:
+                n, shape, values = request()
+                answer(n, [3.0] * n)
+            """)
+        let second = try external([try python(), trailing], shape: [2])
+        XCTAssertEqual(try score(second, [Float](repeating: 0, count: 4), batch: 2), [1, 1])
+        usleep(1_000_000)
+        let late = failure(second, batch: 2)
+        XCTAssertTrue(late.contains("5 unexpected bytes after its answer"), late)
+
+        // After the last answer nothing is misread, but the run's log says so.
+        let farewell = try script("farewell", """
+            n, shape, values = request()
+            answer(n, [1.0] * n)
+            sys.stdin.buffer.read()
+            sys.stdout.buffer.write(b"bye")
+            """)
+        let lines = Lines()
+        let third = try external([try python(), farewell], shape: [2], lines: lines)
+        XCTAssertEqual(try score(third, [0, 0], batch: 1), [1])
+        third.shutdown()
+        XCTAssertTrue(lines.all.contains { $0.contains("wrote 3 unexpected bytes to stdout after its last answer") }, "\(lines.all)")
+    }
+
+    /// Ending the child ends its process group: what it started (here `sleep`) does not outlive
+    /// it, whether the run ends normally (stdin closed, the child exits) or the child times out.
+    func testEndingTheChildEndsItsProcessGroup() throws {
+        for (name, hangs) in [("exits", false), ("hangs", true)] {
+            let pidFile = "\(Self.scratch)/grandchild-\(name)"
+            let path = try script("starts-\(name)", """
+                import subprocess
+                open(sys.argv[1], "w").write(str(subprocess.Popen(["sleep", "600"]).pid))
+                n, shape, values = request()
+                if sys.argv[2] == "hang":
+                    time.sleep(600)
+                answer(n, [1.0] * n)
+                while True:
+                    request()
+                """)
+            let reward = try external([try python(), path, pidFile, hangs ? "hang" : "exit"], shape: [2], timeout: 1)
+            if hangs {
+                XCTAssertTrue(failure(reward, batch: 1).contains("timed out"))
+            } else {
+                XCTAssertEqual(try score(reward, [0, 0], batch: 1), [1])
+                reward.shutdown()
+            }
+            let grandchild = try XCTUnwrap(Int32(String(contentsOfFile: pidFile, encoding: .utf8)))
+            let deadline = Date().addingTimeInterval(2)
+            while isRunning(grandchild), Date() < deadline { usleep(10_000) }
+            XCTAssertFalse(isRunning(grandchild), "\(name): the child's `sleep` outlived it")
+            if isRunning(grandchild) { kill(grandchild, SIGKILL) }
+        }
+    }
+
+    /// OpenMPI's and PMIx's variables (and other MPI launchers') stay out of the child's
+    /// environment, so a scorer using mpi4py does not join the job; the rest is passed on.
+    func testChildEnvironmentHasNoMPILauncherVariables() throws {
+        let launcher = ["OMPI_COMM_WORLD_RANK", "OMPI_MCA_orte_hnp_uri", "PMIX_RANK", "PMIX_SERVER_URI4", "PMI_RANK",
+                        "OPAL_PREFIX", "HYDRA_CONTROL_FD", "MPI_LOCALRANKID", "PRTE_MCA_prte_tmpdir_base"]
+        for name in launcher + ["ORW_TEST_KEPT"] { setenv(name, "1", 1) }
+        defer { for name in launcher + ["ORW_TEST_KEPT"] { unsetenv(name) } }
+        let listing = "\(Self.scratch)/environment"
+        let path = try script("environment", """
+            open(sys.argv[1], "w").write("\\n".join(sorted(os.environ)))
+            while True:
+                n, shape, values = request()
+                answer(n, [0.0] * n)
+            """)
+        let reward = try external([try python(), path, listing], shape: [2])
+        _ = try score(reward, [0, 0], batch: 1)
+        let names = try String(contentsOfFile: listing, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertTrue(names.contains("ORW_TEST_KEPT") && names.contains("PATH") && names.contains("ORW_RANK"), "\(names)")
+        for name in names {
+            XCTAssertFalse(["OMPI_", "PMIX_", "PMI_", "OPAL_", "HYDRA_", "MPI_", "PRTE_"].contains { name.hasPrefix($0) }, name)
+        }
+    }
+
     func testMissingProgram() {
         XCTAssertThrowsError(try external(["/nonexistent/scorer"], shape: [2])) { error in
             XCTAssertTrue("\(error)".contains("cannot start `/nonexistent/scorer` on rank 1"), "\(error)")

@@ -190,6 +190,13 @@ public func findOnPath(_ name: String) -> String? {
     return nil
 }
 
+/// Whether `pid` is alive and not a zombie.
+public func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+}
+
 // MARK: - Built products
 
 /// The build products directory (e.g. `.build/debug`): where SwiftPM puts the test bundle and,
@@ -247,6 +254,23 @@ public func mpirun(contexts: [[String]], environment: [String: String]? = nil, t
     }
     let arguments = (geteuid() == 0 ? ["--allow-run-as-root"] : []) + Array(contexts.joined(separator: [":"]))
     return try runProcess(launcher, arguments, environment: environment, timeout: timeout)
+}
+
+/// A shell snippet that sends SIGKILL to rank `rank` of the mpirun job whose pid is in `$pid`
+/// (the child of mpirun whose environment says OMPI_COMM_WORLD_RANK=`rank`).
+public func killRankScript(_ rank: Int) -> String {
+    findRankScript(rank) + "\nif [ -n \"$rank_pid\" ]; then kill -9 $rank_pid; fi"
+}
+
+/// Shell lines setting $rank_pid to the pid of rank `rank` among mpirun's ($pid's) children
+/// ("" when there is none).
+public func findRankScript(_ rank: Int) -> String {
+    """
+    rank_pid=""
+    for child in $(ps -o pid= --ppid $pid); do
+      if tr '\\0' '\\n' < /proc/$child/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=\(rank); then rank_pid=$child; fi
+    done
+    """
 }
 
 // MARK: - Plumbing

@@ -35,8 +35,9 @@ public struct CheckpointInspection {
         let temporaries = ((try? FileManager.default.contentsOfDirectory(atPath: store.directory)) ?? [])
             .filter { $0.hasPrefix(CheckpointStore.temporaryPrefix) }.sorted()
         for name in temporaries { lines.append("  \(name)  unfinished write (removed by the next run)") }
-        guard let chosen = all.first(where: { (try? $0.outcome.get()) != nil }) else {
-            lines.append("no checkpoint verifies: `orwdist train --resume auto` would start fresh")
+        guard let chosen = store.resumable().found else {
+            lines.append(store.isEmpty ? "no checkpoint: `orwdist train --resume auto` would start fresh"
+                                       : "no checkpoint verifies: `orwdist train --resume auto` would refuse (exit 2)")
             return (lines.joined(separator: "\n"), false)
         }
         lines.append("`orwdist train --resume auto` would continue from \((chosen.path as NSString).lastPathComponent)")

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// RUN/checkpoints: numbered checkpoint directories, the `latest` pointer and the keep-K rule.
@@ -6,11 +7,12 @@ import Foundation
 ///     RUN/checkpoints/step_00000040/   one checkpoint (see `Checkpoint`)
 ///     RUN/checkpoints/latest           "step_00000040\n": the last checkpoint completed
 ///
-/// A checkpoint is written into `.tmp-step_XXXXXXXX-PID/`, every file fsynced, the manifest
-/// last; then the directory is fsynced, renamed to `step_XXXXXXXX`, the parent fsynced, and
-/// only then `latest` is replaced (temporary file, fsync, rename, fsync). A crash at any point
-/// leaves the previous checkpoint and `latest` as they were; a leftover `.tmp-*` directory is
-/// removed by the next run.
+/// A checkpoint is written into `.tmp-step_XXXXXXXX-RANDOM/` (created exclusively), every file
+/// fsynced, the manifest last; then the directory is fsynced, renamed to `step_XXXXXXXX` (or
+/// exchanged with an existing one of that step, in one step), the parent fsynced, and only then
+/// `latest` is replaced (temporary file, fsync, rename, fsync). A crash at any point leaves the
+/// previous checkpoint and `latest` as they were; a leftover `.tmp-*` directory is removed by
+/// the next run.
 public struct CheckpointStore {
     public let directory: String
 
@@ -43,6 +45,18 @@ public struct CheckpointStore {
             .sorted { $0.step > $1.step }
     }
 
+    /// Whether the run has never checkpointed: no step directory and no `latest`. A store that
+    /// exists but cannot be listed is not empty, so a file-system error never looks like a new run.
+    public var isEmpty: Bool {
+        do {
+            return !(try FileManager.default.contentsOfDirectory(atPath: directory))
+                .contains { Self.step(ofName: $0) != nil || $0 == Self.latestName }
+        } catch {
+            var status = stat()
+            return lstat(directory, &status) != 0 && errno == ENOENT
+        }
+    }
+
     /// What `latest` names (a path inside the store), if it exists and is well formed.
     public func latest() -> String? {
         guard let data = FileManager.default.contents(atPath: "\(directory)/\(Self.latestName)") else { return nil }
@@ -51,13 +65,15 @@ public struct CheckpointStore {
         return "\(directory)/\(name)"
     }
 
-    /// The newest checkpoint that reads and verifies (nil when none does), and why each newer
-    /// one was skipped: what `--resume auto` takes.
-    public func newestValid() -> (found: (checkpoint: Checkpoint, path: String)?, skipped: [CheckpointError]) {
+    /// What `--resume auto` takes: the checkpoint `latest` names when it verifies (it may be an
+    /// earlier step than the newest on purpose: a rollback), else the newest that verifies (nil
+    /// when none does); and why each one tried before was skipped.
+    public func resumable() -> (found: (checkpoint: Checkpoint, path: String)?, skipped: [CheckpointError]) {
+        let latest = latest()
         var skipped: [CheckpointError] = []
-        for candidate in checkpoints() {
+        for path in (latest.map { [$0] } ?? []) + checkpoints().map(\.path).filter({ $0 != latest }) {
             do {
-                return ((try Checkpoint.read(from: candidate.path), candidate.path), skipped)
+                return ((try Checkpoint.read(from: path), path), skipped)
             } catch {
                 skipped.append(error)
             }
@@ -85,10 +101,12 @@ public struct CheckpointStore {
         let step = checkpoint.state.stepsTaken
         let name = Self.name(step: step)
         let final = "\(directory)/\(name)"
-        let temporary = "\(directory)/\(Self.temporaryPrefix)\(name)-\(getpid())"
+        let temporary = "\(directory)/\(Self.temporaryPrefix)\(name)-\(AtomicFile.randomSuffix())"
         try createDirectory(directory)
-        try? FileManager.default.removeItem(atPath: temporary)
-        try createDirectory(temporary)
+        // mkdir, not createDirectory: it fails on anything already there, a symbolic link too.
+        guard mkdir(temporary, 0o755) == 0 else {
+            throw AtomicFile.WriteError(path: temporary, reason: "cannot create the directory (\(String(cString: strerror(errno))))")
+        }
         do {
             let files = try checkpoint.encode()
             for file in files { try AtomicFile.writeSynced(file.bytes, to: "\(temporary)/\(file.name)") }
@@ -100,17 +118,20 @@ public struct CheckpointStore {
         }
         try beforePublish?(step)
 
-        // Publish: an existing checkpoint of this step is moved aside first and removed after.
-        var aside: String?
-        if FileManager.default.fileExists(atPath: final) {
-            aside = "\(directory)/\(Self.temporaryPrefix)replaced-\(name)-\(getpid())"
-            try? FileManager.default.removeItem(atPath: aside!)
-            try rename(final, aside!)
+        // Publish. An existing checkpoint of this step trades places with the new one, so the
+        // name always holds a complete checkpoint; the old one, now under the temporary name,
+        // is removed after `latest` moved.
+        var replaced = false
+        var status = stat()
+        if lstat(final, &status) == 0 {
+            try exchange(temporary, final)
+            replaced = true
+        } else {
+            try rename(temporary, final)
         }
-        try rename(temporary, final)
         AtomicFile.syncDirectory(directory)
         try AtomicFile.write("\(name)\n", to: "\(directory)/\(Self.latestName)")
-        if let aside { try? FileManager.default.removeItem(atPath: aside) }
+        if replaced { try? FileManager.default.removeItem(atPath: temporary) }
         prune(keep: keep, protecting: name)
         return final
     }
@@ -138,6 +159,20 @@ public struct CheckpointStore {
         } catch {
             throw AtomicFile.WriteError(path: path, reason: "cannot create the directory (\(error.localizedDescription))")
         }
+    }
+
+    /// Swaps `a` and `b` atomically (renameat2 RENAME_EXCHANGE). Where the file system cannot
+    /// (NFS, old kernels), `b` is moved to `a`'s name plus "-replaced" and `a` renamed to `b`:
+    /// not atomic, but the old checkpoint survives a crash between the two under a `.tmp-` name.
+    private func exchange(_ a: String, _ b: String) throws {
+        if orw_rename_exchange(a, b) == 0 { return }
+        guard errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else {
+            throw AtomicFile.WriteError(path: b, reason: "exchange with \(a) failed: \(String(cString: strerror(errno)))")
+        }
+        let aside = a + "-replaced"
+        try rename(b, aside)
+        try rename(a, b)
+        try rename(aside, a)
     }
 
     private func rename(_ from: String, _ to: String) throws {

@@ -5,11 +5,12 @@ import ORWCore
 public enum ResumeMode: Equatable, Sendable {
     /// No --resume: start fresh.
     case never
-    /// `--resume auto`: the newest checkpoint of RUN/checkpoints that verifies (skipping, with a
-    /// warning, each newer one that does not), or a fresh start when there is none.
+    /// `--resume auto`: the checkpoint RUN/checkpoints/latest names if it verifies, else the
+    /// newest one that does (skipping, with a warning, each one that does not); a fresh start
+    /// only when the run has no checkpoint at all, an error when it has some but none verifies.
     case auto
     /// `--resume PATH`: that checkpoint directory (or RUN/checkpoints/latest, the one it names),
-    /// or the newest valid checkpoint of that run directory; an error if it does not verify.
+    /// or that run directory's checkpoint chosen as for `auto`; an error if none verifies.
     case path(String)
 
     public init(argument: String) {
@@ -27,42 +28,21 @@ struct ResumePoint: Codable {
 
 /// Rank 0 chooses and verifies the checkpoint; every rank learns the outcome by broadcast.
 enum ResumeDecision {
-    /// What crosses the broadcast: a point, nothing (fresh), or the error every rank throws.
-    private struct Outcome: Codable {
+    /// What crosses the broadcast: a point, or nothing (fresh).
+    private struct Choice: Codable {
         var point: ResumePoint?
-        var configError: [String]?    // field, problem, fix
-        var error: String?
     }
 
     /// Collective. Returns nil for a fresh start and, on rank 0, the checkpoint itself.
     static func agree(_ mode: ResumeMode, config: TrainConfig, world: any Communicator, log: Log)
         throws -> (point: ResumePoint, checkpoint: Checkpoint?)? {
         var checkpoint: Checkpoint?
-        var failure: Error?
-        var outcome = Outcome()
-        if world.isRoot {
-            do {
-                if let (point, found) = try choose(mode, config: config, log: log) {
-                    outcome.point = point
-                    checkpoint = found
-                }
-            } catch let error as ConfigError {
-                outcome.configError = [error.field, error.problem, error.fix]
-                failure = error
-            } catch {
-                outcome.error = "\(error)"
-                failure = error
-            }
+        let choice = try RootDecision.agree(world: world) { () throws -> Choice in
+            guard let (point, found) = try choose(mode, config: config, log: log) else { return Choice() }
+            checkpoint = found
+            return Choice(point: point)
         }
-        let bytes = try world.broadcast(bytes: world.isRoot ? Array(try JSONEncoder().encode(outcome)) : [])
-        let shared = try JSONDecoder().decode(Outcome.self, from: Data(bytes))
-        // A config error is then agreed by every rank (rank 0 prints it once, every rank exits 2).
-        if let fields = shared.configError, fields.count == 3 {
-            throw StartupFailure(description: "\(ConfigError(field: fields[0], problem: fields[1], fix: fields[2]))")
-        }
-        if let failure { throw failure }
-        if let message = shared.error { throw BroadcastError(message: "rank 0 failed: \(message)") }
-        return shared.point.map { ($0, checkpoint) }
+        return choice.point.map { ($0, checkpoint) }
     }
 
     /// Rank 0: the checkpoint to continue from, verified and checked against the config.
@@ -72,12 +52,14 @@ enum ResumeDecision {
         case .never:
             return nil
         case .auto:
+            // Fresh only for a run that never checkpointed: checkpoints that fail to verify (an
+            // NFS hiccup, a bad disk) must stop a requeued job, not make it throw the run away.
             let store = CheckpointStore(run: config.runDirectory)
-            guard let newest = newestValid(store, log: log) else {
-                log.info("--resume auto: no checkpoint in \(store.directory) verifies; starting fresh")
+            if store.isEmpty {
+                log.info("--resume auto: no checkpoint in \(store.directory); starting fresh")
                 return nil
             }
-            found = newest
+            found = try resumable(store, log: log)
         case .path(let given):
             // RUN/checkpoints/latest stands for the checkpoint it names.
             var path = given
@@ -96,11 +78,7 @@ enum ResumeDecision {
                                       fix: "pass another checkpoint, or --resume auto to take the newest one that verifies")
                 }
             } else if FileManager.default.fileExists(atPath: "\(path)/checkpoints") {
-                guard let newest = newestValid(CheckpointStore(run: path), log: log) else {
-                    throw ConfigError(field: "--resume", problem: "no checkpoint in \(path)/checkpoints verifies",
-                                      fix: "check `orwdist inspect \(path)`, or start afresh without --resume")
-                }
-                found = newest
+                found = try resumable(CheckpointStore(run: path), log: log)
             } else {
                 throw ConfigError(field: "--resume", problem: "\(path) is neither a checkpoint directory nor a run directory with checkpoints",
                                   fix: "pass RUN/checkpoints/step_XXXXXXXX, a run directory, or auto")
@@ -123,6 +101,7 @@ enum ResumeDecision {
         // The reference the checkpoint was trained against: RUN/reference.safetensors beside it.
         let run = ((found.path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
         let referencePath = "\(run)/reference.safetensors"
+        try RunDirectory.refuseLinksOut(of: run, names: ["reference.safetensors"])
         guard let referenceData = FileManager.default.contents(atPath: referencePath) else {
             throw ConfigError(field: "--resume", problem: "\(referencePath), the reference of checkpoint \(name), is missing",
                               fix: "restore the run's reference.safetensors (its SHA-256 is \(state.referenceSHA256) in state.json)")
@@ -143,18 +122,21 @@ enum ResumeDecision {
         return (ResumePoint(checkpointPath: found.path, referencePath: referencePath, state: state), found.checkpoint)
     }
 
-    /// The newest checkpoint that verifies, warning about each newer one that does not.
-    private static func newestValid(_ store: CheckpointStore, log: Log) -> (checkpoint: Checkpoint, path: String)? {
+    /// The checkpoint to continue `store`'s run from (`CheckpointStore.resumable`: `latest`
+    /// first), warning about each one skipped; a config error listing them all when none verifies.
+    private static func resumable(_ store: CheckpointStore, log: Log) throws -> (checkpoint: Checkpoint, path: String) {
         for stale in store.removeTemporaries() {
             log.warning("removed \(store.directory)/\(stale), left by a checkpoint write that did not finish")
         }
-        let latest = store.latest()
-        let (found, skipped) = store.newestValid()
-        for error in skipped { log.warning("skipping \(error)") }
-        if let found, let latest, latest != found.path {
-            log.warning("\(store.directory)/\(CheckpointStore.latestName) names \((latest as NSString).lastPathComponent), "
-                        + "but the newest valid checkpoint is \((found.path as NSString).lastPathComponent)")
+        let (found, skipped) = store.resumable()
+        guard let found else {
+            let failures = skipped.isEmpty ? ["the directory cannot be listed"] : skipped.map(\.description)
+            throw ConfigError(field: "--resume", problem: "\(store.directory) has checkpoints but none verifies:\n"
+                              + failures.map { "  - \($0)" }.joined(separator: "\n"),
+                              fix: "check the file system and `orwdist inspect` the run, then resume from a good copy "
+                                  + "(--resume PATH); to start over, remove \(store.directory) or use another run.directory")
         }
+        for error in skipped { log.warning("skipping \(error)") }
         return found
     }
 

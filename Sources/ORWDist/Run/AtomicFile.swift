@@ -2,6 +2,8 @@ import Foundation
 
 /// Writes files so that a crash leaves either the old file or the new one, never half of one:
 /// write to a temporary name in the same directory, fsync, rename, fsync the directory.
+/// Temporaries have random names and are created exclusively without following a symbolic
+/// link, so a link planted at a name one could guess cannot redirect the write (issue 20).
 public enum AtomicFile {
     public struct WriteError: Error, CustomStringConvertible {
         public let path: String
@@ -11,7 +13,7 @@ public enum AtomicFile {
 
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        let temporary = "\(path).tmp-\(getpid())"
+        let temporary = "\(path).tmp-\(randomSuffix())"
         try writeSynced(bytes, to: temporary)
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -21,10 +23,19 @@ public enum AtomicFile {
         syncDirectory(directory.isEmpty ? "." : directory)
     }
 
-    /// Creates or truncates `path`, writes `bytes` and fsyncs them, without a rename: for files
-    /// inside a directory that is itself published by a rename. A failure removes the file.
+    /// 16 random hex digits for a temporary name: not guessable, so not prepared in advance.
+    public static func randomSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value: UInt64 = generator.next()
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// Creates `path`, writes `bytes` and fsyncs them, without a rename: for temporaries and for
+    /// files inside a directory that is itself published by a rename. `path` must not exist, not
+    /// even as a symbolic link (O_EXCL | O_NOFOLLOW). A failure after creating it removes it.
     public static func writeSynced(_ bytes: [UInt8], to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw WriteError(path: path, reason: String(cString: strerror(errno))) }
         var written = 0
         while written < bytes.count {

@@ -36,6 +36,31 @@ public final class RunDirectory {
 
     public func file(_ name: String) -> String { "\(path)/\(name)" }
 
+    /// The entries orwdist appends to, prunes or trusts, which must stay inside the directory.
+    public static let contained = ["metrics.jsonl", "checkpoints", "reference.safetensors"]
+
+    /// Throws a config error when one of `names` in run directory `path` is a symbolic link
+    /// leading out of it (or nowhere): orwdist would append to, delete in, or trust a file
+    /// elsewhere (issue 20). A link inside the directory is allowed.
+    public static func refuseLinksOut(of path: String, names: [String] = contained) throws {
+        for name in names {
+            let entry = "\(path)/\(name)"
+            var status = stat()
+            guard lstat(entry, &status) == 0, status.st_mode & mode_t(S_IFMT) == mode_t(S_IFLNK) else { continue }
+            if let root = resolved(path), let target = resolved(entry), target.hasPrefix(root + "/") { continue }
+            let destination = (try? FileManager.default.destinationOfSymbolicLink(atPath: entry)) ?? "?"
+            throw ConfigError(field: "run.directory", problem: "\(entry) is a symbolic link to \(destination), outside the run directory",
+                              fix: "remove the link and put the real \(name) there (orwdist writes it itself), or use another run.directory")
+        }
+    }
+
+    /// `path` with every symbolic link resolved, or nil when it leads nowhere.
+    private static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
     public func writeConfig(_ text: String) throws {
         try AtomicFile.write(text, to: file("config.toml"))
     }

@@ -4,8 +4,9 @@ import ORWRewards
 
 /// Everything a training run needs before its first step, on every rank: where it starts
 /// (fresh or a verified checkpoint), the base model, the model object, the reward, the
-/// evaluation classifier, and the trainer with its state restored. Rank 0 also prepares the
-/// run directory: the effective config, the reference written once, stale temporaries removed.
+/// evaluation classifier, and the trainer with its state restored. Rank 0 also locks the run
+/// directory first (`RunLock`), then prepares it: the effective config, the reference written
+/// once, stale temporaries removed.
 struct RunStart {
     let resumed: (point: ResumePoint, checkpoint: Checkpoint?)?
     let base: BaseModel
@@ -16,9 +17,19 @@ struct RunStart {
     let directory: RunDirectory?
     /// SHA-256 of RUN/reference.safetensors, recorded in every checkpoint.
     let referenceHash: String
+    /// Rank 0 only: the run directory's lock, to hold until the run ends.
+    let lock: RunLock?
 
     /// Collective: every rank calls it with the same config.
     static func prepare(config: TrainConfig, resume: ResumeMode, world: any Communicator, log: Log) throws -> RunStart {
+        // The run directory becomes this job's before anything reads or writes it: rank 0 locks
+        // it and refuses links leading out of it; a failure ends every rank with exit 2.
+        var lock: RunLock?
+        _ = try RootDecision.agree(world: world) { () throws -> Bool in
+            lock = try RunLock(directory: config.runDirectory)
+            try RunDirectory.refuseLinksOut(of: config.runDirectory)
+            return true
+        }
         // Where to start: rank 0 picks and verifies a checkpoint, every rank learns the choice.
         let resumed = try ResumeDecision.agree(resume, config: config, world: world, log: log)
         let base = try BaseModel.load(resumed?.point.referencePath ?? config.baseModel, seed: UInt64(config.seed), world: world, log: log)
@@ -44,7 +55,7 @@ struct RunStart {
                                                               base: base, referenceHash: referenceHash, log: log)
         }
         return RunStart(resumed: resumed, base: base, model: model, reward: reward,
-                        evaluationClassifier: evaluationClassifier, directory: directory, referenceHash: referenceHash)
+                        evaluationClassifier: evaluationClassifier, directory: directory, referenceHash: referenceHash, lock: lock)
     }
 
     /// Rank 0: creates the run directory, cuts metrics.jsonl back to the resumed step, writes the

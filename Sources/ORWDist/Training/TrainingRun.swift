@@ -55,6 +55,7 @@ public struct TrainingRun {
         try world.agreeOnStartup { try config.validate(worldSize: world.size) }
         let hooks = TestHooks.fromEnvironment()
         let start = try RunStart.prepare(config: config, resume: resume, world: world, log: log)
+        defer { start.lock?.release() }   // held to the end: the lock must outlive every write
         let reporter = RunReporter(directory: start.directory, log: log, config: config, reward: start.reward,
                                    sampleShape: start.base.sampleShape)
         reporter.started(source: config.baseModel, parameterCount: start.base.parameters.count, worldSize: world.size)
