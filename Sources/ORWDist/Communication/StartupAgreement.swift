@@ -14,7 +14,9 @@ extension Communicator {
     ///
     /// Needed wherever ranks may fail differently (a relative path that exists on one node's
     /// working directory and not another's, a reward program missing on one node): a rank that
-    /// just threw would leave the others waiting forever in the next collective (issue 20, #8).
+    /// just threw would leave the others waiting forever in the next collective (issue 20, #8;
+    /// DESIGN.md, "Rank duties"). Rank 0 prints the failed ranks' messages, so the job's output
+    /// has each once, whichever node's stderr is kept.
     /// `work` must not use the communicator itself: a rank that threw early would miss it.
     func agreeOnStartup<Value>(_ work: () throws -> Value) throws -> Value {
         let outcome = Result { try work() }
