@@ -16,6 +16,9 @@ public struct FashionMNIST: LabeledDataset {
 
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
     public static let side = 28
+    /// The largest of the four files once inflated, the training images (16-byte header, 60,000
+    /// images): inflating stops with an error beyond it.
+    public static let maximumFileBytes = 16 + 60_000 * 28 * 28
     /// The class names, indexed by label.
     public static let classNames = ["t-shirt/top", "trouser", "pullover", "dress", "coat",
                                     "sandal", "shirt", "sneaker", "bag", "ankle boot"]
@@ -65,7 +68,7 @@ public struct FashionMNIST: LabeledDataset {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError.fashionMNISTMissing(path: path) }
         let bytes: [UInt8]
         do {
-            bytes = try gunzip(Files.read(path))
+            bytes = try gunzip(Files.read(path), maximumBytes: maximumFileBytes)
         } catch let error as GzipError {
             throw DatasetError.malformedFile(path: path, reason: error.description)
         }

@@ -11,6 +11,9 @@ public struct NPYDataset: Dataset {
         guard !array.shape.isEmpty else {
             throw DatasetError.malformedFile(path: path, reason: "a dataset needs shape [N, …], the array is a scalar")
         }
+        guard !array.shape.contains(0) else {
+            throw DatasetError.malformedFile(path: path, reason: "a dataset needs at least one sample of at least one float, the array has shape \(array.shape)")
+        }
         self.array = array
     }
 

@@ -55,11 +55,12 @@ struct RunFlags: ParsableArguments {
 /// `options.logLevel` showing progress as a bar on a terminal, as lines otherwise, or not at all
 /// with `--quiet`.
 ///
-/// A configuration error is the same on every rank: rank 0 prints it and every rank exits with
-/// status 2. A run stopped by SIGUSR1 or SIGTERM (after rank 0's checkpoint) exits with status
-/// 75 or 76 on every rank, rank 0 saying so. Any other error prints with its rank named, and in
-/// a job of several ranks the failing rank aborts the whole job (exit 1), so no other rank waits
-/// forever in a collective. The statuses are `ExitStatus`'s, listed in the README.
+/// A start-up error on any rank is agreed by all (`StartupFailure`, config errors included): rank
+/// 0 prints it and every rank exits with status 2. A run stopped by SIGUSR1 or SIGTERM (after
+/// rank 0's checkpoint) exits with status 75 or 76 on every rank, rank 0 saying so. Any other
+/// error prints with its rank named, and in a job of several ranks the failing rank aborts the
+/// whole job (`MPI_Abort`: exit 2 for a config error, else 1), so no other rank waits forever in
+/// a collective. The statuses are `ExitStatus`'s, listed in the README.
 func launch(_ options: ConfigOptions, _ body: (any Communicator, Log) throws -> Void) throws {
     try launch(logLevel: options.logLevel, quiet: options.quiet, body)
 }
@@ -86,8 +87,9 @@ func launch(logLevel: String, quiet: Bool = false, _ body: (any Communicator, Lo
         // No external reward child outlives the run, whichever way it ends (before an abort too).
         defer { ScorerProcess.endAll(grace: 5) }
         try body(world, log)
-    } catch let error as ConfigError {
-        if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+    } catch let failure as StartupFailure {
+        // Agreed by every rank at start-up: rank 0 prints it once, every rank leaves cleanly.
+        if world.isRoot { FileHandle.standardError.write(Data("error: \(failure)\n".utf8)) }
         world.finalize()
         throw ExitCode(ExitStatus.configuration)
     } catch let interrupted as TrainingInterrupted {
@@ -95,11 +97,14 @@ func launch(logLevel: String, quiet: Bool = false, _ body: (any Communicator, Lo
         world.finalize()
         throw ExitCode(interrupted.kind.exitStatus)
     } catch {
+        // Not agreed: the other ranks may be waiting in a collective this rank will never join,
+        // so the job is aborted. A config error found by this rank alone still exits 2.
+        let status = error is ConfigError ? ExitStatus.configuration : ExitStatus.failure
         let prefix = world.size > 1 ? "rank \(world.rank): " : ""
         FileHandle.standardError.write(Data("error: \(prefix)\(error)\n".utf8))
-        if world.size > 1 { world.abort(code: ExitStatus.failure) }
+        if world.size > 1 { world.abort(code: status) }
         world.finalize()
-        throw ExitCode(ExitStatus.failure)
+        throw ExitCode(status)
     }
     world.finalize()
 }

@@ -40,7 +40,8 @@ struct Sample: ParsableCommand {
         var x: [Float]     // [N, D]
         if let noise {
             let array = try NPY.read(path: noise)
-            guard array.shape.count >= 1, array.values.count == array.shape[0] * dimension else {
+            // The reader bounds the product of the non-zero sizes, so the rest's product cannot overflow.
+            guard array.shape.count >= 1, array.shape[0] >= 1, array.shape.dropFirst().reduce(1, *) == dimension else {
                 throw ValidationError("--noise \(noise) has shape \(array.shape); the model needs [N, \(dimension)]")
             }
             x = array.values

@@ -1,3 +1,5 @@
+import Foundation
+import TestSupport
 import XCTest
 @testable import ORWData
 
@@ -60,5 +62,23 @@ final class FashionMNISTTests: XCTestCase {
             XCTAssertTrue(path.hasSuffix("t10k-images-idx3-ubyte.gz"))
             XCTAssertTrue(reason.contains("gzip"), reason)
         }
+    }
+
+    /// A gzip bomb in place of the test images (issue 20, #7): 64 MB of zeros in ~64 kB, more than
+    /// the largest Fashion-MNIST file. Inflating must stop at the stated maximum with an error
+    /// that says so, rather than inflate whatever the file claims.
+    func testAGzipBombIsAnErrorAtTheSizeLimit() throws {
+        let directory = scratchDirectory("gzip-bomb")
+        for name in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            let made = try runProcess("/bin/sh", ["-c", "head -c 67108864 /dev/zero | gzip -9 > '\(directory)/\(name)'"], timeout: 60)
+            XCTAssertTrue(made.succeeded, made.summary)
+        }
+        let peakBefore = SafetensorsFuzzTests.peakResidentMegabytes()
+        XCTAssertThrowsError(try FashionMNIST(split: .test, directory: directory)) { error in
+            guard case .malformedFile(let path, let reason)? = error as? DatasetError else { return XCTFail("\(error)") }
+            XCTAssertTrue(path.hasSuffix("t10k-images-idx3-ubyte.gz"), path)
+            XCTAssertTrue(reason.contains("inflates to more than \(16 + 60_000 * 784) bytes"), reason)
+        }
+        XCTAssertLessThan(SafetensorsFuzzTests.peakResidentMegabytes() - peakBefore, 60, "inflating stops at the limit")
     }
 }

@@ -118,5 +118,67 @@ final class NPYTests: XCTestCase {
 
         try NPY.write(NPYArray(shape: [], values: [1]), path: path("scalar.npy"))
         XCTAssertThrowsError(try NPYDataset(path: path("scalar.npy")))
+        // No samples, or samples of no floats (a model of dimension 0 would trap).
+        for shape in [[0, 3], [3, 0], [2, 2, 0]] {
+            try NPY.write(NPYArray(shape: shape, values: []), path: path("empty.npy"))
+            XCTAssertThrowsError(try NPYDataset(path: path("empty.npy")), "\(shape)") { error in
+                XCTAssertTrue("\(error)".contains("at least one sample"), "\(error)")
+            }
+        }
+    }
+}
+
+/// The `.npy` reader on hostile headers (issue 20, #7): every shape made of interesting sizes,
+/// with a little data or none. Each is answered with a value or an `NPYError`, never a trap; an
+/// accepted array holds exactly its data, and its sizes other than zero multiply without overflow
+/// (code that multiplies part of a shape, such as `NPYDataset`'s sample size, would trap).
+final class NPYFuzzTests: XCTestCase {
+    static let sizes = ["0", "1", "3", "4294967296", "1099511627777", "4611686018427387904", "9223372036854775807",
+                        "-1", "99999999999999999999"]
+
+    static func file(shape: [String], data: Int) -> [UInt8] {
+        let tuple = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.joined(separator: ", ") + ")"
+        var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(tuple), }".utf8)
+        header += [UInt8](repeating: UInt8(ascii: " "), count: (64 - (10 + header.count + 1) % 64) % 64) + [UInt8(ascii: "\n")]
+        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xff), UInt8(header.count >> 8)] + header
+            + [UInt8](repeating: 0, count: data)
+    }
+
+    /// Whether the non-zero sizes multiply without overflow (computed here, not by the reader).
+    static func nonZeroProductFits(_ shape: [Int]) -> Bool {
+        var product = 1
+        for size in shape where size != 0 {
+            let (next, overflow) = product.multipliedReportingOverflow(by: size)
+            if overflow { return false }
+            product = next
+        }
+        return true
+    }
+
+    func testHostileShapesAreErrorsNeverTraps() {
+        var shapes: [[String]] = Self.sizes.map { [$0] }
+        for a in Self.sizes { for b in Self.sizes { shapes.append([a, b]); for c in ["0", "3", "4611686018427387904"] { shapes.append([a, b, c]) } } }
+        var accepted = 0, rejected = 0
+        for shape in shapes {
+            for data in [0, 12] {
+                do {
+                    let array = try NPY.decode(Self.file(shape: shape, data: data))
+                    XCTAssertEqual(array.values.count * 4, data, "\(shape)")
+                    XCTAssertTrue(Self.nonZeroProductFits(array.shape), "accepted \(array.shape) with \(data) bytes")
+                    accepted += 1
+                } catch {
+                    rejected += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 10, "valid small shapes (3, 0, 1…) are still read")
+        XCTAssertGreaterThan(rejected, accepted)
+        // The cases of the issue: an empty array whose other sizes overflow, named in the error.
+        for shape in [["0", "4611686018427387904", "4611686018427387904"], ["0", "9223372036854775807", "3"]] {
+            XCTAssertThrowsError(try NPY.decode(Self.file(shape: shape, data: 0)), "\(shape)") { error in
+                guard case .malformedHeader(let reason)? = error as? NPYError else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("too large"), reason)
+            }
+        }
     }
 }

@@ -4,7 +4,8 @@ import XCTest
 @testable import ORWData
 
 /// The safetensors reader on hostile input: a seeded mutation fuzzer over valid files (≥ 100,000
-/// inputs) and hand-made headers that claim enormous tensors. The reader must answer every input
+/// inputs) and hand-made headers that claim enormous tensors (or empty ones whose other sizes
+/// multiply past Int). The reader must answer every input
 /// with a value or a `SafetensorsError` — no trap, no hang, no allocation beyond the input's
 /// size. (Checkpoints, models and optimiser states are all read through it.)
 final class SafetensorsFuzzTests: XCTestCase {
@@ -160,6 +161,11 @@ final class SafetensorsFuzzTests: XCTestCase {
              { if case .invalidEntry = $0 { true } else { false } }),
             (#"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8),
              { if case .invalidEntry = $0 { true } else { false } }),
+            // No elements, but the other sizes multiply past Int: a reader of a row would trap.
+            (#"{"w":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#, [],
+             { if case .shapeTooLarge = $0 { true } else { false } }),
+            (#"{"w":{"dtype":"F32","shape":[0,2199023255552],"data_offsets":[0,0]}}"#, [],
+             { if case .shapeTooLarge = $0 { true } else { false } }),
         ]
         for (header, data, expected) in cases {
             XCTAssertThrowsError(try Safetensors.decode(Self.file(header, data: data)), header) { error in

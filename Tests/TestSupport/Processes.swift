@@ -238,17 +238,21 @@ public func mpirun(
     n: Int, oversubscribe: Bool = false, options: [String] = [], args: [String],
     environment: [String: String]? = nil, timeout: Double = 180
 ) throws -> ProcessResult {
+    try mpirun(contexts: [["-n", String(n)] + (oversubscribe ? ["--oversubscribe"] : []) + options + args],
+               environment: environment, timeout: timeout)
+}
+
+/// Runs `mpirun` in its MPMD form, `mpirun CONTEXT : CONTEXT …`, each app context its own
+/// `-n N [-wdir DIR] program args…` (e.g. ranks started in different working directories).
+/// Adds `--allow-run-as-root` when running as root; throws when mpirun is not installed.
+public func mpirun(contexts: [[String]], environment: [String: String]? = nil, timeout: Double = 180) throws -> ProcessResult {
     guard let launcher = findOnPath("mpirun") else {
         throw ProcessLaunchError("""
             mpirun not found on PATH; the multi-rank tests need OpenMPI: run `bash scripts/install-deps` \
             (apt package openmpi-bin)
             """)
     }
-    var arguments = ["-n", String(n)]
-    if geteuid() == 0 { arguments.append("--allow-run-as-root") }
-    if oversubscribe { arguments.append("--oversubscribe") }
-    arguments += options
-    arguments += args
+    let arguments = (geteuid() == 0 ? ["--allow-run-as-root"] : []) + Array(contexts.joined(separator: [":"]))
     return try runProcess(launcher, arguments, environment: environment, timeout: timeout)
 }
 

@@ -4,18 +4,22 @@ import CZlib
 public enum GzipError: Error, Equatable, CustomStringConvertible {
     case corrupt(reason: String)
     case truncated
+    /// The data inflates to more than the caller's limit (a gzip bomb, or not the file expected).
+    case tooLarge(limit: Int)
 
     public var description: String {
         switch self {
         case .corrupt(let reason): return "corrupt gzip data: \(reason)"
         case .truncated: return "gzip data ends before the end of the compressed stream"
+        case .tooLarge(let limit): return "gzip data inflates to more than \(limit) bytes, the most this file may hold"
         }
     }
 }
 
 /// Decompresses one gzip member (RFC 1952) with zlib: `inflateInit2` with 16 + MAX_WBITS
-/// windows bits makes zlib expect and check the gzip header and CRC trailer.
-public func gunzip(_ compressed: [UInt8]) throws(GzipError) -> [UInt8] {
+/// windows bits makes zlib expect and check the gzip header and CRC trailer. Inflating stops
+/// with `.tooLarge` past `maximumBytes`: a few kilobytes of gzip can claim gigabytes.
+public func gunzip(_ compressed: [UInt8], maximumBytes: Int) throws(GzipError) -> [UInt8] {
     var stream = z_stream()
     guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
         throw .corrupt(reason: "zlib could not start inflating")
@@ -33,6 +37,7 @@ public func gunzip(_ compressed: [UInt8]) throws(GzipError) -> [UInt8] {
                 let status = inflate(&stream, Z_NO_FLUSH)
                 return (status, out.count - Int(stream.avail_out))
             }
+            guard produced <= maximumBytes - output.count else { return .tooLarge(limit: maximumBytes) }
             output.append(contentsOf: chunk[0..<produced])
             switch status {
             case Z_STREAM_END:

@@ -1,4 +1,5 @@
 import Foundation
+import ORWCore
 
 /// An n-dimensional Float array as stored in a `.npy` file.
 public struct NPYArray: Equatable, Sendable {
@@ -101,17 +102,15 @@ public enum NPY {
         }
         let shape = try parseShape(shapeText)
 
-        var count = 1
-        for size in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: size)
-            guard !overflow else { throw .malformedHeader(reason: "shape \(shapeText) is too large") }
-            count = product
+        // Overflow-safe even with a zero size among huge ones (SizeLimits.elementCount).
+        guard let count = SizeLimits.elementCount(shape, limit: SizeLimits.fileElements) else {
+            throw .malformedHeader(reason: "shape \(shapeText) is too large: its non-zero sizes multiply to more than 2^40 elements")
         }
         let dataStart = headerStart + headerLength
         let available = bytes.count - dataStart
-        let (needed, overflow) = count.multipliedReportingOverflow(by: elementSize)
-        guard !overflow, needed == available else {
-            throw .sizeMismatch(expectedBytes: overflow ? Int.max : needed, actualBytes: available)
+        let needed = count * elementSize    // ≤ 2^43: no overflow
+        guard needed == available else {
+            throw .sizeMismatch(expectedBytes: needed, actualBytes: available)
         }
         var values = [Float](repeating: 0, count: count)
         for i in 0..<count {

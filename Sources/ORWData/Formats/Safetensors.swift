@@ -1,3 +1,5 @@
+import ORWCore
+
 /// One named tensor of a safetensors file, as Floats in C order.
 public struct SafetensorsTensor: Equatable, Sendable {
     public var name: String
@@ -40,7 +42,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     /// A tensor entry lacks dtype, shape or data_offsets, or one of them has the wrong type.
     case invalidEntry(tensor: String, reason: String)
     case unsupportedDtype(tensor: String, dtype: String)
-    /// shape × dtype size overflows.
+    /// The shape's non-zero sizes multiply to more than `SizeLimits.fileElements` (2^40).
     case shapeTooLarge(tensor: String, shape: [Int])
     /// data_offsets [begin, end) with begin > end.
     case invalidOffsets(tensor: String, begin: Int, end: Int)
@@ -74,7 +76,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
         case let .unsupportedDtype(tensor, dtype):
             return prefix + "tensor '\(tensor)' has dtype \(dtype); supported: \(Safetensors.DType.allCases.map(\.rawValue).joined(separator: ", "))"
         case let .shapeTooLarge(tensor, shape):
-            return prefix + "tensor '\(tensor)' has shape \(shape), too large to address"
+            return prefix + "tensor '\(tensor)' has shape \(shape), too large to address (its non-zero sizes multiply to more than 2^40)"
         case let .invalidOffsets(tensor, begin, end):
             return prefix + "tensor '\(tensor)' has data_offsets [\(begin), \(end)] with begin after end"
         case let .offsetsOutOfBounds(tensor, begin, end, dataSize):
@@ -284,12 +286,11 @@ public enum Safetensors {
             let (begin, end) = (offsets[0], offsets[1])
             guard begin <= end else { throw .invalidOffsets(tensor: name, begin: begin, end: end) }
             guard end <= dataSize else { throw .offsetsOutOfBounds(tensor: name, begin: begin, end: end, dataSize: dataSize) }
-            var size = dtype.size
-            for extent in shape {
-                let (product, overflow) = size.multipliedReportingOverflow(by: extent)
-                guard !overflow else { throw .shapeTooLarge(tensor: name, shape: shape) }
-                size = product
+            // Overflow-safe even with a zero size among huge ones (SizeLimits.elementCount).
+            guard let count = SizeLimits.elementCount(shape, limit: SizeLimits.fileElements) else {
+                throw .shapeTooLarge(tensor: name, shape: shape)
             }
+            let size = count * dtype.size    // ≤ 2^43: no overflow
             guard size == end - begin else { throw .sizeMismatch(tensor: name, expected: size, actual: end - begin) }
             self.name = name
             self.dtype = dtype

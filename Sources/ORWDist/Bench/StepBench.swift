@@ -144,7 +144,7 @@ public enum StepBench {
         config.stepsPerEpoch = settings.warmup + settings.steps
         config.epochs = 1
         config.reward.target = [Float](repeating: 0, count: spec.dimension)
-        try config.validate(worldSize: world.size)
+        try world.agreeOnStartup { try config.validate(worldSize: world.size) }
         let reward = DistanceReward(target: config.reward.target)
 
         let trainer = ORWTrainer(config: config, world: world, model: model, reference: reference, reward: reward, log: log)

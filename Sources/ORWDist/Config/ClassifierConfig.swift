@@ -49,11 +49,9 @@ public struct ClassifierConfig: ConfigFile, Equatable, Sendable {
     public func validate(worldSize: Int) throws {
         try require(logEvery > 0, "run.log_every", "must be ≥ 1", "use e.g. 200")
         try require(seed >= 0, "run.seed", "must be ≥ 0, got \(seed)", "use any non-negative integer")
-        try require(hidden.allSatisfy { $0 >= 1 }, "model.hidden", "every width must be ≥ 1, got \(hidden)", "e.g. hidden = [512, 256]")
-        try require(globalBatch >= 1 && microbatch >= 1, "batch.global", "batch sizes must be ≥ 1", "e.g. global = 128, micro = 64")
-        try require(globalBatch % (microbatch * worldSize) == 0, "batch.global",
-                    "\(globalBatch) is not a multiple of batch.micro × ranks = \(microbatch) × \(worldSize)",
-                    "choose batch.global as a multiple of \(microbatch * worldSize)")
+        try require(hidden.count <= 64 && hidden.allSatisfy({ (1...ConfigLimits.hiddenWidth).contains($0) }), "model.hidden",
+                    "at most 64 widths, each in 1…\(ConfigLimits.hiddenWidth), got \(hidden)", "e.g. hidden = [512, 256]")
+        try ConfigLimits.validateBatch(global: globalBatch, micro: microbatch, worldSize: worldSize)
         try require(epochs >= 1, "batch.epochs", "must be ≥ 1", "e.g. epochs = 8")
         try optimizer.validate()
     }

@@ -67,13 +67,12 @@ public struct PretrainConfig: ConfigFile, Equatable, Sendable {
         try require(seed >= 0, "run.seed", "must be ≥ 0, got \(seed)", "use any non-negative integer")
         try require(data != .npy || !dataPath.isEmpty, "data.path", "the npy dataset needs a file", "set data.path = \"samples.npy\"")
         try require(data != .gaussian || (!gaussianMean.isEmpty && gaussianStd > 0), "data.mean", "the gaussian dataset needs a mean vector and std > 0", "e.g. mean = [0.0], std = 1.0")
-        try require(hidden >= 1 && depth >= 1, "model.hidden", "hidden and depth must be ≥ 1", "e.g. hidden = 256, depth = 3")
-        try require(timeEmbedding >= 2 && timeEmbedding % 2 == 0, "model.time_embedding", "must be even and ≥ 2, got \(timeEmbedding)", "e.g. time_embedding = 64")
+        try require((1...ConfigLimits.hiddenWidth).contains(hidden) && (1...ConfigLimits.depth).contains(depth), "model.hidden",
+                    "hidden must lie in 1…\(ConfigLimits.hiddenWidth) and depth in 1…\(ConfigLimits.depth), got \(hidden) and \(depth)", "e.g. hidden = 256, depth = 3")
+        try require((2...ConfigLimits.hiddenWidth).contains(timeEmbedding) && timeEmbedding % 2 == 0, "model.time_embedding",
+                    "must be even and in 2…\(ConfigLimits.hiddenWidth), got \(timeEmbedding)", "e.g. time_embedding = 64")
         try require(sigma.isFinite && sigma >= 0, "path.sigma", "must be ≥ 0", "use 0")
-        try require(globalBatch >= 1 && microbatch >= 1, "batch.global", "batch sizes must be ≥ 1", "e.g. global = 256, micro = 64")
-        try require(globalBatch % (microbatch * worldSize) == 0, "batch.global",
-                    "\(globalBatch) is not a multiple of batch.micro × ranks = \(microbatch) × \(worldSize)",
-                    "choose batch.global as a multiple of \(microbatch * worldSize)")
+        try ConfigLimits.validateBatch(global: globalBatch, micro: microbatch, worldSize: worldSize)
         try require(steps >= 1, "batch.steps", "must be ≥ 1", "e.g. steps = 3000")
         try require(emaDecay >= 0 && emaDecay < 1, "ema.decay", "must lie in [0, 1)", "use 0 (off) or e.g. 0.999")
         try optimizer.validate()

@@ -98,6 +98,9 @@ public struct RewardSettings: Equatable, Sendable {
         }
         if !sampleShape.isEmpty {
             try require(sampleShape.allSatisfy { $0 > 0 }, "reward.sample_shape", "every entry must be ≥ 1, got \(sampleShape)", "e.g. sample_shape = [1, 28, 28]")
+            // Overflow-safe: makeReward and imageSize multiply the sizes.
+            try require(SizeLimits.elementCount(sampleShape, limit: SizeLimits.sampleElements) != nil, "reward.sample_shape",
+                        "\(sampleShape) holds more than \(SizeLimits.sampleElements) floats", "give the shape of one sample, e.g. [1, 28, 28]")
         }
     }
 

@@ -89,18 +89,16 @@ public struct TrainConfig: ConfigFile, Equatable, Sendable {
         try require(hashCheckEvery >= 0, "run.hash_check_every", "must be ≥ 0, got \(hashCheckEvery)", "use e.g. 10, or 0 to disable the check")
         try require(checkpointEvery >= 0, "checkpoint.every", "must be ≥ 0, got \(checkpointEvery)", "use e.g. 50, or 0 for checkpoints only at the end and on signals")
         try require(checkpointKeep >= 1, "checkpoint.keep", "must be ≥ 1, got \(checkpointKeep)", "use e.g. 3")
-        try require(evaluationSamples >= 2, "run.eval_samples", "must be ≥ 2 (diversity needs pairs)", "use e.g. 512")
+        try require((2...ConfigLimits.evaluationSamples).contains(evaluationSamples), "run.eval_samples",
+                    "must lie in 2…\(ConfigLimits.evaluationSamples) (diversity needs pairs), got \(evaluationSamples)", "use e.g. 512")
         try require(evaluationClassifier.isEmpty || FileManager.default.fileExists(atPath: evaluationClassifier), "run.eval_classifier",
-                    "\(evaluationClassifier) does not exist",
+                    "\(evaluationClassifier) does not exist" + (evaluationClassifier.hasPrefix("/") ? "" : " (relative to \(FileManager.default.currentDirectoryPath))"),
                     "give the path of a classifier from `orwdist classifier train` (scripts/rewards/train-classifier prints one), or \"\" to leave the feature metrics off")
         try require(alpha.isFinite && alpha >= 0, "method.alpha", "must be a finite number ≥ 0, got \(alpha)", "use 0 for pure reward maximisation, 1 to stay near the base model")
         try require(tau.isFinite && tau > 0, "method.tau", "must be a finite number > 0, got \(tau)", "use e.g. tau = 1.0")
         try require(solverSteps >= 1, "sampler.steps", "must be ≥ 1, got \(solverSteps)", "use e.g. 20")
         try require(relativeTolerance > 0 && absoluteTolerance > 0, "sampler.rtol", "tolerances must be positive", "use 1e-4")
-        try require(globalBatch >= 1 && microbatch >= 1, "batch.global", "batch sizes must be ≥ 1", "use e.g. global = 256, micro = 64")
-        try require(globalBatch % (microbatch * worldSize) == 0, "batch.global",
-                    "\(globalBatch) is not a multiple of batch.micro × ranks = \(microbatch) × \(worldSize) = \(microbatch * worldSize)",
-                    "choose batch.global as a multiple of \(microbatch * worldSize), e.g. \(max(1, globalBatch / (microbatch * worldSize)) * microbatch * worldSize), or change batch.micro or the number of ranks")
+        try ConfigLimits.validateBatch(global: globalBatch, micro: microbatch, worldSize: worldSize)
         try require(stepsPerEpoch >= 1 && epochs >= 1, "batch.epochs", "steps_per_epoch and epochs must be ≥ 1", "use e.g. steps_per_epoch = 50, epochs = 4")
         try reward.validate()
         try require(weighting != .linear || reward.isNonNegative, "method.weighting",

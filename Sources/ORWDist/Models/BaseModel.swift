@@ -66,8 +66,8 @@ public struct BaseModel {
     static func resolve(_ source: String, world: any Communicator, log: Log) throws -> String {
         guard source.hasPrefix("builtin:") else { return source }
         guard var preset = builtins[source] else {
-            throw ConfigError(field: "base.model", problem: "unknown built-in model \"\(source)\"",
-                              fix: "use one of \(builtins.keys.sorted().joined(separator: ", ")) or a .safetensors path")
+            // Every rank reads the same config, so every rank stops here alike.
+            throw StartupFailure(description: "\(ConfigError(field: "base.model", problem: "unknown built-in model \"\(source)\"", fix: "use one of \(builtins.keys.sorted().joined(separator: ", ")) or a .safetensors path"))")
         }
         preset.runDirectory = "\(cacheDirectory)/\(source.dropFirst("builtin:".count))-v1"
         let path = "\(preset.runDirectory)/model.safetensors"

@@ -60,18 +60,34 @@ public struct ClassifierFile {
         guard classNames.count == architecture.classes else {
             throw ModelFile.FormatError(path: path, reason: "\(classNames.count) class names for \(architecture.classes) classes")
         }
+        try checkReadable(architecture, path: path)
         let layout = MLPClassifier(architecture).layout
-        var parameters = [Float](repeating: 0, count: layout.count)
+        // Every tensor is checked against the file before θ is allocated, so the metadata can
+        // ask for no more floats than the file holds.
         for spec in layout.tensors {
             guard let tensor = file[spec.name], tensor.shape == spec.shape else {
                 throw ModelFile.FormatError(path: path, reason: "tensor \(spec.name) of shape \(spec.shape) is missing or has another shape")
             }
-            parameters.replaceSubrange(spec.range, with: tensor.values)
         }
         guard file.tensors.count == layout.tensors.count else {
             throw ModelFile.FormatError(path: path, reason: "\(file.tensors.count) tensors where the architecture has \(layout.tensors.count)")
         }
+        var parameters = [Float](repeating: 0, count: layout.count)
+        for spec in layout.tensors { parameters.replaceSubrange(spec.range, with: file[spec.name]!.values) }
         return ClassifierFile(architecture: architecture, parameters: parameters, classNames: classNames, metadata: file.metadata)
+    }
+
+    /// Rejects architectures `MLPClassifier` would trap on or could not lay out without
+    /// overflow: input sizes, widths and classes in 1…2^24 (≥ 2 classes), at most 64 hidden layers.
+    static func checkReadable(_ architecture: ClassifierArchitecture, path: String) throws {
+        let limit = SizeLimits.sampleElements
+        guard architecture.inputShape.count <= 8, !architecture.inputShape.contains(0),
+              SizeLimits.elementCount(architecture.inputShape, limit: limit) != nil,
+              architecture.hidden.count <= 64, architecture.hidden.allSatisfy({ (1...limit).contains($0) }),
+              (2...limit).contains(architecture.classes) else {
+            throw ModelFile.FormatError(path: path, reason: "implausible classifier architecture \(architecture) (input_shape: at most 8 "
+                                        + "sizes ≥ 1 whose product is at most \(limit); at most 64 hidden widths and classes in 1...\(limit), ≥ 2 classes)")
+        }
     }
 
     /// Class indices for labels given by name (case-insensitive, e.g. "sneaker") or index ("7").

@@ -1,4 +1,5 @@
 import Foundation
+import ORWCore
 
 /// What one sample is, for drawing it: a point on a line, a point in the plane, or an image.
 ///
@@ -15,10 +16,11 @@ public enum SampleShape: Equatable, Sendable {
     public static let metadataKey = "orwdist.sample_shape"
 
     /// The shape `recorded` (a JSON array of sizes, if any) names for samples of `dimension`
-    /// floats, or the one inferred from `dimension`.
+    /// floats, or the one inferred from `dimension`. The recorded sizes come from a file: they
+    /// count only when they multiply (overflow-safe, all positive since D > 0) to `dimension`.
     public init(recorded: String?, dimension: Int) {
         if let recorded, let sizes = try? JSONDecoder().decode([Int].self, from: Data(recorded.utf8)),
-           sizes.reduce(1, *) == dimension {
+           SizeLimits.elementCount(sizes, limit: SizeLimits.fileElements) == dimension {
             switch sizes.count {
             case 3 where sizes[0] == 1 || sizes[0] == 3:
                 self = .image(channels: sizes[0], height: sizes[1], width: sizes[2]); return

@@ -30,8 +30,11 @@ enum RootDecision {
         }
         let bytes = try world.broadcast(bytes: world.isRoot ? Array(try JSONEncoder().encode(outcome)) : [])
         let shared = try JSONDecoder().decode(Outcome<Value>.self, from: Data(bytes))
+        // A config error is then agreed by every rank: rank 0 prints it once, every rank exits 2.
+        if let fields = shared.configError, fields.count == 3 {
+            throw StartupFailure(description: "\(ConfigError(field: fields[0], problem: fields[1], fix: fields[2]))")
+        }
         if let failure { throw failure }
-        if let fields = shared.configError, fields.count == 3 { throw ConfigError(field: fields[0], problem: fields[1], fix: fields[2]) }
         if let message = shared.error { throw BroadcastError(message: "rank 0 failed: \(message)") }
         guard let value = shared.value else { throw BroadcastError(message: "rank 0 sent no decision") }
         return value

@@ -22,10 +22,13 @@ public struct ClassifierTraining {
     @discardableResult
     public func run() throws -> (path: String, testAccuracy: Double) {
         let started = Date()
-        try config.validate(worldSize: world.size)
-        let seed = UInt64(config.seed)
         let directory = config.dataPath.isEmpty ? FashionMNIST.defaultDirectory : config.dataPath
-        let training = try FashionMNIST(split: .train, directory: directory)
+        // Each rank reads the data itself: files missing on one node stop every rank (exit 2).
+        let training = try world.agreeOnStartup {
+            try config.validate(worldSize: world.size)
+            return try FashionMNIST(split: .train, directory: directory)
+        }
+        let seed = UInt64(config.seed)
         let architecture = ClassifierArchitecture(inputShape: training.sampleShape, hidden: config.hidden,
                                                   classes: FashionMNIST.classNames.count)
         let model = MLPClassifier(architecture)

@@ -19,9 +19,12 @@ public struct PretrainingRun {
     @discardableResult
     public func run() throws -> String {
         let started = Date()
-        try config.validate(worldSize: world.size)
+        // Each rank reads data.path itself: a path missing on one node stops every rank (exit 2).
+        let dataset = try world.agreeOnStartup {
+            try config.validate(worldSize: world.size)
+            return try makeDataset()
+        }
         let seed = UInt64(config.seed)
-        let dataset = try makeDataset()
         var spec = config.architecture
         spec.dimension = dataset.dimension
         let architecture = Architecture.mlp(spec)

@@ -39,11 +39,14 @@ struct RunStart {
         }
         let model = base.architecture.makeModel()
         config.configureKernels(of: model)
-        let reward = try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size, log: log)
-        // Every rank reads run.eval_classifier, so a mismatch is the same config error everywhere;
-        // rank 0 alone measures with it.
-        let evaluationClassifier = try config.evaluationClassifier.isEmpty ? nil
-            : FeatureEvaluation.classifier(at: config.evaluationClassifier, dimension: model.dimension)
+        // Each rank makes its own reward (files, programs) and reads run.eval_classifier (rank 0
+        // alone measures with it), which can fail on some ranks only: every rank agrees on the
+        // outcome before going on.
+        let (reward, evaluationClassifier) = try world.agreeOnStartup {
+            (try config.reward.makeReward(dimension: model.dimension, rank: world.rank, worldSize: world.size, log: log),
+             try config.evaluationClassifier.isEmpty ? nil
+                : FeatureEvaluation.classifier(at: config.evaluationClassifier, dimension: model.dimension))
+        }
 
         var directory: RunDirectory?
         var referenceHash = resumed?.point.state.referenceSHA256 ?? ""

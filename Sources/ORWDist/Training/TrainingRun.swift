@@ -51,7 +51,8 @@ public struct TrainingRun {
     public func run() throws -> TrainingSummary? {
         let started = Date()
         Interruption.install()
-        try config.validate(worldSize: world.size)
+        // Validation reads the file system (run.eval_classifier), which may differ between nodes.
+        try world.agreeOnStartup { try config.validate(worldSize: world.size) }
         let hooks = TestHooks.fromEnvironment()
         let start = try RunStart.prepare(config: config, resume: resume, world: world, log: log)
         defer { start.lock?.release() }   // held to the end: the lock must outlive every write
