@@ -1,0 +1,214 @@
+import XCTest
+import ORWCore
+import TestSupport
+
+/// The elementwise and normalisation layers of SD3's MMDiT: values against definitions written
+/// out here in Double, and every gradient against central differences of L = Σ y · g
+/// (`assertGradient`, ∞-norm relative error ≤ 1e-3). Gradient buffers start nonzero
+/// (`AccumulatingGradient`), so each check also checks that backward accumulates.
+///
+/// Steps: 1e-2 for the maps that are linear in the perturbed argument (Modulation, GatedResidual:
+/// central differences are exact up to Float rounding of ~1e-7 · |y| / 2h ≈ 1e-5); 1e-2 for the
+/// norms (truncation h² · f‴ / 6 ≈ 2e-5 on unit-variance rows); 4e-3 for GELU as for SiLU.
+final class MMDiTLayerTests: XCTestCase {
+    /// Rows with their own offsets and spreads, the largest offset 100 (a one-pass E[x²] − E[x]²
+    /// in Float would lose ~1e-3 of the variance there).
+    func offsetRows(rows: Int, columns: Int, seed: UInt64) -> FloatBuffer {
+        let z = normals(rows * columns, seed: seed)
+        let offsets: [Float] = [0, 3, -7, 100], spreads: [Float] = [1, 0.5, 2, 1]
+        return FloatBuffer((0..<(rows * columns)).map { i in
+            offsets[(i / columns) % 4] + spreads[(i / columns) % 4] * z[i]
+        })
+    }
+
+    func testLayerNormValues() {
+        let (rows, columns) = (4, 16)
+        let x = offsetRows(rows: rows, columns: columns, seed: 11)
+        let y = FloatBuffer(zeros: x.count), mean = FloatBuffer(zeros: rows), rstd = FloatBuffer(zeros: rows)
+        for epsilon: Float in [1e-6, 0.5] {
+            LayerNorm.forward(output: y.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer,
+                              rows: rows, columns: columns, epsilon: epsilon)
+            for r in 0..<rows {
+                let row = (0..<columns).map { Double(x.pointer[r * columns + $0]) }
+                let mu = row.reduce(0, +) / Double(columns)
+                let variance = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(columns)
+                let inverse = 1 / (variance + Double(epsilon)).squareRoot()
+                XCTAssertEqual(Double(mean.pointer[r]), mu, accuracy: 1e-5 * max(1, abs(mu)))
+                XCTAssertEqual(Double(rstd.pointer[r]), inverse, accuracy: 1e-5 * inverse)
+                let out = (0..<columns).map { Double(y.pointer[r * columns + $0]) }
+                XCTAssertLessThanOrEqual(Deviation(out, row.map { ($0 - mu) * inverse }).absolute, 1e-4, "row \(r), ε \(epsilon)")
+                if epsilon == 1e-6 {  // normalised: mean 0, variance 1 (to ε / σ²)
+                    let outMean = out.reduce(0, +) / Double(columns)
+                    XCTAssertEqual(outMean, 0, accuracy: 1e-5)
+                    XCTAssertEqual(out.map { ($0 - outMean) * ($0 - outMean) }.reduce(0, +) / Double(columns), 1, accuracy: 1e-4)
+                }
+            }
+        }
+    }
+
+    func testLayerNormGradient() {
+        let (rows, columns) = (3, 8)
+        let x = FloatBuffer(normals(rows * columns, seed: 12)), g = FloatBuffer(normals(rows * columns, seed: 13))
+        let y = FloatBuffer(zeros: x.count), mean = FloatBuffer(zeros: rows), rstd = FloatBuffer(zeros: rows)
+        func loss() -> Double {
+            LayerNorm.forward(output: y.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer,
+                              rows: rows, columns: columns, epsilon: 1e-6)
+            return dot(y.pointer, g.pointer, count: y.count)
+        }
+        _ = loss()
+        let dx = AccumulatingGradient(count: x.count, seed: 14)
+        LayerNorm.backward(inputGradient: dx.pointer, outputGradient: g.pointer, input: x.pointer,
+                           mean: mean.pointer, rstd: rstd.pointer, rows: rows, columns: columns)
+        assertGradient(dx.added, centralDifferences(of: loss, at: x.pointer, count: x.count, step: 1e-2), "LayerNorm dx")
+    }
+
+    func testRMSNormValues() {
+        let (rows, columns) = (4, 16)
+        let x = offsetRows(rows: rows, columns: columns, seed: 21)
+        let w = FloatBuffer(normals(columns, seed: 22).map { 1 + 0.3 * $0 })
+        let y = FloatBuffer(zeros: x.count), rstd = FloatBuffer(zeros: rows)
+        for epsilon: Float in [1e-6, 0.5] {
+            RMSNorm.forward(output: y.pointer, rstd: rstd.pointer, input: x.pointer, weight: w.pointer,
+                            rows: rows, columns: columns, epsilon: epsilon)
+            for r in 0..<rows {
+                let row = (0..<columns).map { Double(x.pointer[r * columns + $0]) }
+                let inverse = 1 / (row.map { $0 * $0 }.reduce(0, +) / Double(columns) + Double(epsilon)).squareRoot()
+                XCTAssertEqual(Double(rstd.pointer[r]), inverse, accuracy: 1e-5 * inverse)
+                let expected = (0..<columns).map { row[$0] * inverse * Double(w.pointer[$0]) }
+                let out = (0..<columns).map { Double(y.pointer[r * columns + $0]) }
+                XCTAssertLessThanOrEqual(Deviation(out, expected).relative, 1e-5, "row \(r), ε \(epsilon)")
+                if epsilon == 1e-6 {  // y / w has root mean square 1
+                    let ms = (0..<columns).map { out[$0] / Double(w.pointer[$0]) }.map { $0 * $0 }.reduce(0, +) / Double(columns)
+                    XCTAssertEqual(ms, 1, accuracy: 1e-4)
+                }
+            }
+        }
+    }
+
+    func testRMSNormGradients() {
+        // Rows as SD3.5's qk norm sees them: B · N · H = 2 · 3 · 2 heads of d = 4.
+        let (rows, columns) = (12, 4)
+        let x = FloatBuffer(normals(rows * columns, seed: 23)), g = FloatBuffer(normals(rows * columns, seed: 24))
+        let w = FloatBuffer(normals(columns, seed: 25).map { 1 + 0.3 * $0 })
+        let y = FloatBuffer(zeros: x.count), rstd = FloatBuffer(zeros: rows)
+        func loss() -> Double {
+            RMSNorm.forward(output: y.pointer, rstd: rstd.pointer, input: x.pointer, weight: w.pointer,
+                            rows: rows, columns: columns, epsilon: 1e-6)
+            return dot(y.pointer, g.pointer, count: y.count)
+        }
+        _ = loss()
+        let dx = AccumulatingGradient(count: x.count, seed: 26), dw = AccumulatingGradient(count: columns, seed: 27)
+        RMSNorm.backward(inputGradient: dx.pointer, weightGradient: dw.pointer, outputGradient: g.pointer,
+                         input: x.pointer, weight: w.pointer, rstd: rstd.pointer, rows: rows, columns: columns)
+        assertGradient(dx.added, centralDifferences(of: loss, at: x.pointer, count: x.count, step: 1e-2), "RMSNorm dx")
+        assertGradient(dw.added, centralDifferences(of: loss, at: w.pointer, count: columns, step: 1e-2), "RMSNorm dw")
+    }
+
+    func testGELUValues() {
+        // PyTorch: F.gelu(torch.tensor([1.0, -0.5], dtype=torch.float64), approximate="tanh").
+        let known = FloatBuffer([1.0, -0.5]), y2 = FloatBuffer(zeros: 2)
+        GELU.forward(output: y2.pointer, input: known.pointer, count: 2)
+        XCTAssertEqual(Double(y2.pointer[0]), 0.8411919906082768, accuracy: 1e-7)
+        XCTAssertEqual(Double(y2.pointer[1]), -0.15428599017485606, accuracy: 1e-7)
+
+        let count = 64
+        let x = FloatBuffer(normals(count - 4, seed: 31, scale: 3) + [0, 10, -10, 30])
+        let y = FloatBuffer(zeros: count)
+        GELU.forward(output: y.pointer, input: x.pointer, count: count)
+        for i in 0..<count {
+            let v = Double(x.pointer[i])
+            let expected = 0.5 * v * (1 + tanh((2 / Double.pi).squareRoot() * (v + 0.044715 * v * v * v)))
+            XCTAssertEqual(Double(y.pointer[i]), expected, accuracy: 1e-6 * max(1, abs(v)), "x = \(v)")
+        }
+    }
+
+    func testGELUGradient() {
+        let count = 40
+        let x = FloatBuffer(normals(count, seed: 32, scale: 2)), g = FloatBuffer(normals(count, seed: 33))
+        let y = FloatBuffer(zeros: count)
+        func loss() -> Double {
+            GELU.forward(output: y.pointer, input: x.pointer, count: count)
+            return dot(y.pointer, g.pointer, count: count)
+        }
+        let dx = AccumulatingGradient(count: count, seed: 34)
+        GELU.backward(inputGradient: dx.pointer, outputGradient: g.pointer, input: x.pointer, count: count)
+        assertGradient(dx.added, centralDifferences(of: loss, at: x.pointer, count: count, step: 4e-3), "GELU dx")
+    }
+
+    func testModulationValuesAndGradients() {
+        let (batch, tokens, features) = (2, 3, 4)
+        let x = FloatBuffer(normals(batch * tokens * features, seed: 41))
+        let scale = FloatBuffer(normals(batch * features, seed: 42, scale: 0.5))
+        let shift = FloatBuffer(normals(batch * features, seed: 43))
+        let g = FloatBuffer(normals(x.count, seed: 44)), y = FloatBuffer(zeros: x.count)
+        Modulation.forward(output: y.pointer, input: x.pointer, scale: scale.pointer, shift: shift.pointer,
+                           batch: batch, tokens: tokens, features: features)
+        for b in 0..<batch {
+            for n in 0..<tokens {
+                for c in 0..<features {
+                    let i = (b * tokens + n) * features + c, j = b * features + c
+                    let expected = Double(x.pointer[i]) * (1 + Double(scale.pointer[j])) + Double(shift.pointer[j])
+                    XCTAssertEqual(Double(y.pointer[i]), expected, accuracy: 1e-6)
+                }
+            }
+        }
+        func loss() -> Double {
+            Modulation.forward(output: y.pointer, input: x.pointer, scale: scale.pointer, shift: shift.pointer,
+                               batch: batch, tokens: tokens, features: features)
+            return dot(y.pointer, g.pointer, count: y.count)
+        }
+        let dx = AccumulatingGradient(count: x.count, seed: 45)
+        let dscale = AccumulatingGradient(count: scale.count, seed: 46), dshift = AccumulatingGradient(count: shift.count, seed: 47)
+        Modulation.backward(inputGradient: dx.pointer, scaleGradient: dscale.pointer, shiftGradient: dshift.pointer,
+                            outputGradient: g.pointer, input: x.pointer, scale: scale.pointer,
+                            batch: batch, tokens: tokens, features: features)
+        assertGradient(dx.added, centralDifferences(of: loss, at: x.pointer, count: x.count, step: 1e-2), "Modulation dx")
+        assertGradient(dscale.added, centralDifferences(of: loss, at: scale.pointer, count: scale.count, step: 1e-2), "Modulation dscale")
+        assertGradient(dshift.added, centralDifferences(of: loss, at: shift.pointer, count: shift.count, step: 1e-2), "Modulation dshift")
+    }
+
+    func testGatedResidualValuesAndGradients() {
+        let (batch, tokens, features) = (2, 3, 4)
+        let residual = FloatBuffer(normals(batch * tokens * features, seed: 51))
+        let x = FloatBuffer(normals(residual.count, seed: 52)), gate = FloatBuffer(normals(batch * features, seed: 53))
+        let g = FloatBuffer(normals(x.count, seed: 54)), y = FloatBuffer(zeros: x.count)
+        GatedResidual.forward(output: y.pointer, residual: residual.pointer, input: x.pointer, gate: gate.pointer,
+                              batch: batch, tokens: tokens, features: features)
+        for b in 0..<batch {
+            for n in 0..<tokens {
+                for c in 0..<features {
+                    let i = (b * tokens + n) * features + c
+                    let expected = Double(residual.pointer[i]) + Double(gate.pointer[b * features + c]) * Double(x.pointer[i])
+                    XCTAssertEqual(Double(y.pointer[i]), expected, accuracy: 1e-6)
+                }
+            }
+        }
+        // In place on the residual stream, as a block adds onto its hidden states.
+        let stream = FloatBuffer(residual.values)
+        GatedResidual.forward(output: stream.pointer, residual: stream.pointer, input: x.pointer, gate: gate.pointer,
+                              batch: batch, tokens: tokens, features: features)
+        XCTAssertEqual(stream.values, y.values)
+
+        func loss() -> Double {
+            GatedResidual.forward(output: y.pointer, residual: residual.pointer, input: x.pointer, gate: gate.pointer,
+                                  batch: batch, tokens: tokens, features: features)
+            return dot(y.pointer, g.pointer, count: y.count)
+        }
+        let dr = AccumulatingGradient(count: x.count, seed: 55), dx = AccumulatingGradient(count: x.count, seed: 56)
+        let dgate = AccumulatingGradient(count: gate.count, seed: 57)
+        GatedResidual.backward(residualGradient: dr.pointer, inputGradient: dx.pointer, gateGradient: dgate.pointer,
+                               outputGradient: g.pointer, input: x.pointer, gate: gate.pointer,
+                               batch: batch, tokens: tokens, features: features)
+        assertGradient(dr.added, centralDifferences(of: loss, at: residual.pointer, count: x.count, step: 1e-2), "GatedResidual dresidual")
+        assertGradient(dx.added, centralDifferences(of: loss, at: x.pointer, count: x.count, step: 1e-2), "GatedResidual dx")
+        assertGradient(dgate.added, centralDifferences(of: loss, at: gate.pointer, count: gate.count, step: 1e-2), "GatedResidual dgate")
+
+        // Without a residual gradient the other two are the same.
+        let dx2 = AccumulatingGradient(count: x.count, seed: 56), dgate2 = AccumulatingGradient(count: gate.count, seed: 57)
+        GatedResidual.backward(residualGradient: nil, inputGradient: dx2.pointer, gateGradient: dgate2.pointer,
+                               outputGradient: g.pointer, input: x.pointer, gate: gate.pointer,
+                               batch: batch, tokens: tokens, features: features)
+        XCTAssertEqual(dx2.buffer.values, dx.buffer.values)
+        XCTAssertEqual(dgate2.buffer.values, dgate.buffer.values)
+    }
+}
