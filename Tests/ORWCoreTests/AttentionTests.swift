@@ -73,8 +73,6 @@ final class AttentionTests: XCTestCase {
                            outputGradient: g.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
                            probabilities: p.pointer, scratch: scratch.pointer,
                            batch: batch, tokens: tokens, heads: heads, headDimension: headDimension)
-        assertGradient(dq.added, centralDifferences(of: loss, at: q.pointer, count: count, step: 1e-2), "Attention dq")
-        assertGradient(dk.added, centralDifferences(of: loss, at: k.pointer, count: count, step: 1e-2), "Attention dk")
-        assertGradient(dv.added, centralDifferences(of: loss, at: v.pointer, count: count, step: 1e-2), "Attention dv")
+        assertGradients(of: loss, step: 1e-2, [("Attention dq", dq, q), ("Attention dk", dk, k), ("Attention dv", dv, v)])
     }
 }

@@ -24,3 +24,14 @@ final class AccumulatingGradient {
     var pointer: UnsafeMutablePointer<Float> { buffer.pointer }
     var added: [Float] { zip(buffer.values, start).map { $0 - $1 } }
 }
+
+/// `assertGradient` for each (name, gradient, argument): what backward added to the gradient
+/// against central differences of `loss` in that argument, with one step for all.
+func assertGradients(of loss: () -> Double, step: Float,
+                     _ checks: [(name: String, gradient: AccumulatingGradient, argument: FloatBuffer)],
+                     file: StaticString = #filePath, line: UInt = #line) {
+    for check in checks {
+        let numeric = centralDifferences(of: loss, at: check.argument.pointer, count: check.argument.count, step: step)
+        assertGradient(check.gradient.added, numeric, check.name, file: file, line: line)
+    }
+}

@@ -31,20 +31,17 @@ public enum Attention {
         batch: Int, tokens: Int, heads: Int, headDimension: Int
     ) {
         let width = heads * headDimension, scale = 1 / Float(headDimension).squareRoot()
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let slice = b * tokens * width + h * headDimension
-                let p = probabilities + (b * heads + h) * tokens * tokens  // [N, N]
-                // P = q kᵀ / √d, then softmax row by row.
-                BLAS.sgemm(transposeA: false, transposeB: true, m: tokens, n: tokens, k: headDimension,
-                           alpha: scale, a: query + slice, lda: width, b: key + slice, ldb: width,
-                           beta: 0, c: p, ldc: tokens)
-                for i in 0..<tokens { softmax(p + i * tokens, count: tokens) }
-                // o = P v.
-                BLAS.sgemm(transposeA: false, transposeB: false, m: tokens, n: headDimension, k: tokens,
-                           alpha: 1, a: p, lda: tokens, b: value + slice, ldb: width,
-                           beta: 0, c: output + slice, ldc: width)
-            }
+        forEachHead(batch: batch, tokens: tokens, heads: heads, headDimension: headDimension) { slice, block in
+            let p = probabilities + block  // [N, N]
+            // P = q kᵀ / √d, then softmax row by row.
+            BLAS.sgemm(transposeA: false, transposeB: true, m: tokens, n: tokens, k: headDimension,
+                       alpha: scale, a: query + slice, lda: width, b: key + slice, ldb: width,
+                       beta: 0, c: p, ldc: tokens)
+            for i in 0..<tokens { softmax(p + i * tokens, count: tokens) }
+            // o = P v.
+            BLAS.sgemm(transposeA: false, transposeB: false, m: tokens, n: headDimension, k: tokens,
+                       alpha: 1, a: p, lda: tokens, b: value + slice, ldb: width,
+                       beta: 0, c: output + slice, ldc: width)
         }
     }
 
@@ -63,30 +60,38 @@ public enum Attention {
         batch: Int, tokens: Int, heads: Int, headDimension: Int
     ) {
         let width = heads * headDimension, scale = 1 / Float(headDimension).squareRoot()
+        forEachHead(batch: batch, tokens: tokens, heads: heads, headDimension: headDimension) { slice, block in
+            let p = probabilities + block, dout = outputGradient + slice  // [N, N], [N, d] (stride H · d)
+            BLAS.sgemm(transposeA: true, transposeB: false, m: tokens, n: headDimension, k: tokens,
+                       alpha: 1, a: p, lda: tokens, b: dout, ldb: width,
+                       beta: 1, c: valueGradient + slice, ldc: width)
+            // scratch = dP = do vᵀ, then dS in place.
+            BLAS.sgemm(transposeA: false, transposeB: true, m: tokens, n: tokens, k: headDimension,
+                       alpha: 1, a: dout, lda: width, b: value + slice, ldb: width,
+                       beta: 0, c: scratch, ldc: tokens)
+            for i in 0..<tokens {
+                let pRow = p + i * tokens, dRow = scratch + i * tokens
+                var inner: Float = 0
+                for j in 0..<tokens { inner += pRow[j] * dRow[j] }
+                for j in 0..<tokens { dRow[j] = pRow[j] * (dRow[j] - inner) }
+            }
+            BLAS.sgemm(transposeA: false, transposeB: false, m: tokens, n: headDimension, k: tokens,
+                       alpha: scale, a: scratch, lda: tokens, b: key + slice, ldb: width,
+                       beta: 1, c: queryGradient + slice, ldc: width)
+            BLAS.sgemm(transposeA: true, transposeB: false, m: tokens, n: headDimension, k: tokens,
+                       alpha: scale, a: scratch, lda: tokens, b: query + slice, ldb: width,
+                       beta: 1, c: keyGradient + slice, ldc: width)
+        }
+    }
+
+    /// Visits every (sample, head) pair with the offset of its [N, d] slice (row stride H · d) in
+    /// q, k, v, o [B, N, H · d] and of its [N, N] block in P [B, H, N, N].
+    @inline(__always)
+    private static func forEachHead(batch: Int, tokens: Int, heads: Int, headDimension: Int,
+                                    _ body: (_ slice: Int, _ block: Int) -> Void) {
         for b in 0..<batch {
             for h in 0..<heads {
-                let slice = b * tokens * width + h * headDimension
-                let p = probabilities + (b * heads + h) * tokens * tokens  // [N, N]
-                let dout = outputGradient + slice
-                BLAS.sgemm(transposeA: true, transposeB: false, m: tokens, n: headDimension, k: tokens,
-                           alpha: 1, a: p, lda: tokens, b: dout, ldb: width,
-                           beta: 1, c: valueGradient + slice, ldc: width)
-                // scratch = dP = do vᵀ, then dS in place.
-                BLAS.sgemm(transposeA: false, transposeB: true, m: tokens, n: tokens, k: headDimension,
-                           alpha: 1, a: dout, lda: width, b: value + slice, ldb: width,
-                           beta: 0, c: scratch, ldc: tokens)
-                for i in 0..<tokens {
-                    let pRow = p + i * tokens, dRow = scratch + i * tokens
-                    var inner: Float = 0
-                    for j in 0..<tokens { inner += pRow[j] * dRow[j] }
-                    for j in 0..<tokens { dRow[j] = pRow[j] * (dRow[j] - inner) }
-                }
-                BLAS.sgemm(transposeA: false, transposeB: false, m: tokens, n: headDimension, k: tokens,
-                           alpha: scale, a: scratch, lda: tokens, b: key + slice, ldb: width,
-                           beta: 1, c: queryGradient + slice, ldc: width)
-                BLAS.sgemm(transposeA: true, transposeB: false, m: tokens, n: headDimension, k: tokens,
-                           alpha: scale, a: scratch, lda: tokens, b: query + slice, ldb: width,
-                           beta: 1, c: keyGradient + slice, ldc: width)
+                body(b * tokens * heads * headDimension + h * headDimension, (b * heads + h) * tokens * tokens)
             }
         }
     }

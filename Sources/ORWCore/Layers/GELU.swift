@@ -12,7 +12,8 @@ public enum GELU {
     static let k: Float = (2 / Float.pi).squareRoot()  // √(2/π)
     static let cubic: Float = 0.044715
 
-    /// y [N] = ½ x (1 + tanh(u(x))). Overwrites y; y may be x (in place).
+    /// y [N] = ½ x (1 + tanh(u(x))). Overwrites y; y may be x when no backward
+    /// follows (backward reads x).
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // [N]
         input: UnsafePointer<Float>,          // [N]

@@ -8,7 +8,8 @@
 ///
 /// Letters: B = batch, N = tokens per sample, C = features.
 public enum GatedResidual {
-    /// y [B, N, C] = residual + gate[b] · x. Overwrites y; y may be residual or x (in place).
+    /// y [B, N, C] = residual + gate[b] · x. Overwrites y. y may be residual
+    /// (in place on the residual stream: backward does not read it), or x when no backward follows.
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // [B, N, C]
         residual: UnsafePointer<Float>,       // [B, N, C]
@@ -16,13 +17,9 @@ public enum GatedResidual {
         gate: UnsafePointer<Float>,           // [B, C]
         batch: Int, tokens: Int, features: Int
     ) {
-        for b in 0..<batch {
-            let g = gate + b * features
-            for n in 0..<tokens {
-                let offset = (b * tokens + n) * features
-                let r = residual + offset, x = input + offset, y = output + offset
-                for c in 0..<features { y[c] = r[c] + g[c] * x[c] }
-            }
+        forEachToken(batch: batch, tokens: tokens, features: features) { token, sample in
+            let r = residual + token, x = input + token, y = output + token, g = gate + sample
+            for c in 0..<features { y[c] = r[c] + g[c] * x[c] }
         }
     }
 
@@ -37,17 +34,15 @@ public enum GatedResidual {
         gate: UnsafePointer<Float>,                      // [B, C]
         batch: Int, tokens: Int, features: Int
     ) {
-        for b in 0..<batch {
-            let g = gate + b * features, dg = gateGradient + b * features
-            for n in 0..<tokens {
-                let offset = (b * tokens + n) * features
-                let x = input + offset, dy = outputGradient + offset, dx = inputGradient + offset
-                let dr = residualGradient.map { $0 + offset }
-                for c in 0..<features {
-                    dx[c] += dy[c] * g[c]
-                    dg[c] += dy[c] * x[c]
-                    dr?[c] += dy[c]
-                }
+        forEachToken(batch: batch, tokens: tokens, features: features) { token, sample in
+            let x = input + token, dy = outputGradient + token, dx = inputGradient + token
+            let g = gate + sample, dg = gateGradient + sample
+            for c in 0..<features {
+                dx[c] += dy[c] * g[c]
+                dg[c] += dy[c] * x[c]
+            }
+            if let dr = residualGradient.map({ $0 + token }) {
+                for c in 0..<features { dr[c] += dy[c] }
             }
         }
     }

@@ -12,7 +12,7 @@
 /// Letters: R = rows (every leading axis flattened, e.g. B · N tokens), C = columns (features).
 public enum LayerNorm {
     /// y [R, C] = (x − μ) · r row by row; saves μ [R] and r [R] for `backward`. Overwrites y, mean
-    /// and rstd. y may be x (in place).
+    /// and rstd. y may be x only when no backward follows (backward reads x).
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // [R, C]
         mean: UnsafeMutablePointer<Float>,    // [R]

@@ -9,7 +9,8 @@
 ///
 /// Letters: B = batch, N = tokens per sample, C = features.
 public enum Modulation {
-    /// y [B, N, C] = x · (1 + scale[b]) + shift[b]. Overwrites y; y may be x (in place).
+    /// y [B, N, C] = x · (1 + scale[b]) + shift[b]. Overwrites y; y may be x
+    /// when no backward follows (backward reads x).
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // [B, N, C]
         input: UnsafePointer<Float>,          // [B, N, C]
@@ -17,13 +18,9 @@ public enum Modulation {
         shift: UnsafePointer<Float>,          // [B, C]
         batch: Int, tokens: Int, features: Int
     ) {
-        for b in 0..<batch {
-            let s = scale + b * features, t = shift + b * features
-            for n in 0..<tokens {
-                let offset = (b * tokens + n) * features
-                let x = input + offset, y = output + offset
-                for c in 0..<features { y[c] = x[c] * (1 + s[c]) + t[c] }
-            }
+        forEachToken(batch: batch, tokens: tokens, features: features) { token, sample in
+            let x = input + token, y = output + token, s = scale + sample, t = shift + sample
+            for c in 0..<features { y[c] = x[c] * (1 + s[c]) + t[c] }
         }
     }
 
@@ -37,17 +34,13 @@ public enum Modulation {
         scale: UnsafePointer<Float>,                 // [B, C]
         batch: Int, tokens: Int, features: Int
     ) {
-        for b in 0..<batch {
-            let s = scale + b * features
-            let ds = scaleGradient + b * features, dt = shiftGradient + b * features
-            for n in 0..<tokens {
-                let offset = (b * tokens + n) * features
-                let x = input + offset, dy = outputGradient + offset, dx = inputGradient + offset
-                for c in 0..<features {
-                    dx[c] += dy[c] * (1 + s[c])
-                    ds[c] += dy[c] * x[c]
-                    dt[c] += dy[c]
-                }
+        forEachToken(batch: batch, tokens: tokens, features: features) { token, sample in
+            let x = input + token, dy = outputGradient + token, dx = inputGradient + token
+            let s = scale + sample, ds = scaleGradient + sample, dt = shiftGradient + sample
+            for c in 0..<features {
+                dx[c] += dy[c] * (1 + s[c])
+                ds[c] += dy[c] * x[c]
+                dt[c] += dy[c]
             }
         }
     }

@@ -10,7 +10,7 @@
 /// Letters: R = rows, C = columns (features).
 public enum RMSNorm {
     /// y [R, C] = x · r · w row by row; saves r [R] for `backward`. Overwrites y and rstd. y may
-    /// be x (in place).
+    /// be x only when no backward follows (backward reads x).
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // [R, C]
         rstd: UnsafeMutablePointer<Float>,    // [R]
