@@ -207,4 +207,50 @@ final class MMDiTLayerTests: XCTestCase {
         XCTAssertEqual(dx2.buffer.values, dx.buffer.values)
         XCTAssertEqual(dgate2.buffer.values, dgate.buffer.values)
     }
+
+    /// Scale, shift and gate read in place from one [B, 3C] buffer (as chunks of adaLN-Zero's
+    /// Linear output, rows 3C apart), and their gradients written into one [B, 3C] gradient: the
+    /// same numbers, bit for bit, as with [B, C] buffers of their own.
+    func testModulationAndGateReadChunksOfOneConditionBuffer() {
+        let (batch, tokens, features) = (2, 3, 4)
+        let stride = 3 * features
+        let x = FloatBuffer(normals(batch * tokens * features, seed: 81)), dy = FloatBuffer(normals(x.count, seed: 82))
+        let emb = FloatBuffer(normals(batch * stride, seed: 83))  // [B, 3C]: shift | scale | gate
+        /// Chunk i of every row of a [B, 3C] buffer, as a [B, C] buffer of its own.
+        func chunk(_ buffer: FloatBuffer, _ i: Int) -> FloatBuffer {
+            FloatBuffer((0..<(batch * features)).map { buffer.pointer[($0 / features) * stride + i * features + $0 % features] })
+        }
+        let (shift, scale, gate) = (chunk(emb, 0), chunk(emb, 1), chunk(emb, 2))
+
+        let modulated = FloatBuffer(zeros: x.count), modulatedInPlace = FloatBuffer(zeros: x.count)
+        Modulation.forward(output: modulated.pointer, input: x.pointer, scale: scale.pointer, shift: shift.pointer,
+                           batch: batch, tokens: tokens, features: features)
+        Modulation.forward(output: modulatedInPlace.pointer, input: x.pointer, scale: emb.pointer + features,
+                           shift: emb.pointer, batch: batch, tokens: tokens, features: features, conditionStride: stride)
+        XCTAssertEqual(modulatedInPlace.values, modulated.values)
+        let gated = FloatBuffer(zeros: x.count), gatedInPlace = FloatBuffer(zeros: x.count)
+        GatedResidual.forward(output: gated.pointer, residual: dy.pointer, input: x.pointer, gate: gate.pointer,
+                              batch: batch, tokens: tokens, features: features)
+        GatedResidual.forward(output: gatedInPlace.pointer, residual: dy.pointer, input: x.pointer, gate: emb.pointer + 2 * features,
+                              batch: batch, tokens: tokens, features: features, conditionStride: stride)
+        XCTAssertEqual(gatedInPlace.values, gated.values)
+
+        let dx = FloatBuffer(zeros: x.count), dshift = FloatBuffer(zeros: shift.count), dscale = FloatBuffer(zeros: scale.count)
+        let dgate = FloatBuffer(zeros: gate.count), demb = FloatBuffer(zeros: emb.count)
+        Modulation.backward(inputGradient: dx.pointer, scaleGradient: dscale.pointer, shiftGradient: dshift.pointer,
+                            outputGradient: dy.pointer, input: x.pointer, scale: scale.pointer,
+                            batch: batch, tokens: tokens, features: features)
+        Modulation.backward(inputGradient: dx.pointer, scaleGradient: demb.pointer + features, shiftGradient: demb.pointer,
+                            outputGradient: dy.pointer, input: x.pointer, scale: emb.pointer + features,
+                            batch: batch, tokens: tokens, features: features, conditionStride: stride)
+        GatedResidual.backward(residualGradient: nil, inputGradient: dx.pointer, gateGradient: dgate.pointer,
+                               outputGradient: dy.pointer, input: x.pointer, gate: gate.pointer,
+                               batch: batch, tokens: tokens, features: features)
+        GatedResidual.backward(residualGradient: nil, inputGradient: dx.pointer, gateGradient: demb.pointer + 2 * features,
+                               outputGradient: dy.pointer, input: x.pointer, gate: emb.pointer + 2 * features,
+                               batch: batch, tokens: tokens, features: features, conditionStride: stride)
+        XCTAssertEqual(chunk(demb, 0).values, dshift.values)
+        XCTAssertEqual(chunk(demb, 1).values, dscale.values)
+        XCTAssertEqual(chunk(demb, 2).values, dgate.values)
+    }
 }

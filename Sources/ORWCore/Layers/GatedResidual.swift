@@ -6,6 +6,9 @@
 /// `c_gate_mlp`) are slices of adaLN-Zero's Linear, next to `Modulation`'s scale and shift; they
 /// add the attention and feed-forward outputs back onto each stream.
 ///
+/// gate and its gradient may be a chunk of a wider per-sample buffer, rows `conditionStride`
+/// apart (nil: C): see `forEachToken`.
+///
 /// Letters: B = batch, N = tokens per sample, C = features.
 public enum GatedResidual {
     /// y [B, N, C] = residual + gate[b] · x. Overwrites y. y may be residual
@@ -14,10 +17,10 @@ public enum GatedResidual {
         output: UnsafeMutablePointer<Float>,  // [B, N, C]
         residual: UnsafePointer<Float>,       // [B, N, C]
         input: UnsafePointer<Float>,          // [B, N, C]
-        gate: UnsafePointer<Float>,           // [B, C]
-        batch: Int, tokens: Int, features: Int
+        gate: UnsafePointer<Float>,           // [B, C], row stride conditionStride
+        batch: Int, tokens: Int, features: Int, conditionStride: Int? = nil
     ) {
-        forEachToken(batch: batch, tokens: tokens, features: features) { token, sample in
+        forEachToken(batch: batch, tokens: tokens, features: features, sampleStride: conditionStride) { token, sample in
             let r = residual + token, x = input + token, y = output + token, g = gate + sample
             for c in 0..<features { y[c] = r[c] + g[c] * x[c] }
         }
@@ -28,13 +31,13 @@ public enum GatedResidual {
     public static func backward(
         residualGradient: UnsafeMutablePointer<Float>?,  // [B, N, C]
         inputGradient: UnsafeMutablePointer<Float>,      // [B, N, C]
-        gateGradient: UnsafeMutablePointer<Float>,       // [B, C]
+        gateGradient: UnsafeMutablePointer<Float>,       // [B, C], row stride conditionStride
         outputGradient: UnsafePointer<Float>,            // [B, N, C]
         input: UnsafePointer<Float>,                     // [B, N, C]
-        gate: UnsafePointer<Float>,                      // [B, C]
-        batch: Int, tokens: Int, features: Int
+        gate: UnsafePointer<Float>,                      // [B, C], row stride conditionStride
+        batch: Int, tokens: Int, features: Int, conditionStride: Int? = nil
     ) {
-        forEachToken(batch: batch, tokens: tokens, features: features) { token, sample in
+        forEachToken(batch: batch, tokens: tokens, features: features, sampleStride: conditionStride) { token, sample in
             let x = input + token, dy = outputGradient + token, dx = inputGradient + token
             let g = gate + sample, dg = gateGradient + sample
             for c in 0..<features {
