@@ -11,13 +11,6 @@ import TestSupport
 /// SiLU (truncation O(h²) ~ 1e-5), 2e-5 for the time embedding at small t. Expected errors
 /// ~1e-5 … 1e-4; each is printed.
 final class LayerTests: XCTestCase {
-    func assertGradient(_ analytic: [Float], _ numeric: [Double], _ name: String,
-                        tolerance: Double = 1e-3, file: StaticString = #filePath, line: UInt = #line) {
-        let deviation = Deviation(analytic, numeric)
-        print("finite differences \(name): \(deviation)")
-        XCTAssertLessThanOrEqual(deviation.relative, tolerance, "\(name): \(deviation)", file: file, line: line)
-    }
-
     func testLinearForwardMatchesDefinition() {
         let (batch, inFeatures, outFeatures) = (3, 4, 5)
         let x = normals(batch * inFeatures, seed: 1), w = normals(outFeatures * inFeatures, seed: 2)
