@@ -12,7 +12,8 @@ struct Sample: ParsableCommand {
         a grid of the first 64 for image models, a scatter plot for 2-D models, a histogram for \
         1-D ones. `--noise FILE.npy` (float32 [N, D]) fixes the starting noise, so sampling can \
         be reproduced outside orwdist; otherwise sample i's noise comes from the counter-based \
-        stream of (--seed, i).
+        stream of (--seed, i). dopri5 integrates the samples in groups of 64, each with its own \
+        step sizes, so a sample does not depend on how many are drawn with it.
         """)
 
     @Option(help: "A .safetensors model (pretrain's model.safetensors, train's final.safetensors, or a PyTorch MLP).") var model: String
@@ -55,7 +56,8 @@ struct Sample: ParsableCommand {
         let rows = x.count / dimension
         let integrator = ODEIntegrator(solver.solver(steps: steps, rtol: rtol, atol: atol))
         let started = Date()
-        let statistics = try integrator.sample(model: network, parameters: file.parameters, noise: &x, batch: rows)
+        let statistics = try integrator.sample(model: network, parameters: file.parameters, noise: &x, batch: rows,
+                                                  group: ODEIntegrator.standaloneGroup)
         let seconds = Date().timeIntervalSince(started)
         let written = [out, grid].compactMap { $0 }.joined(separator: " and ")
         if let out { try AtomicFile.write(NPY.encode(NPYArray(shape: [rows, dimension], values: x)), to: out) }

@@ -78,6 +78,23 @@ final class PretrainTests: XCTestCase {
         XCTAssertLessThanOrEqual(modelDistance, 1.5 * dataDistance)
     }
 
+    /// With dopri5, a sample does not depend on how many others are drawn with it: the first 64
+    /// of `--n 200` are those of `--n 64` (the solver's error norm and steps are per group of 64).
+    func testDopri5SamplesDoNotDependOnHowManyAreDrawn() throws {
+        let run = Self.scratch + "/dopri5-sample"
+        try orwdist(["pretrain", "--run-dir", run, "--data", "checkerboard", "--steps", "50",
+                     "--set", "model.hidden=48", "--set", "model.depth=2", "--set", "model.time_embedding=16"])
+        for n in [64, 200] {
+            try orwdist(["sample", "--model", run + "/model.safetensors", "--n", "\(n)", "--solver", "dopri5",
+                         "--rtol", "1e-3", "--atol", "1e-3", "--seed", "5", "--out", Self.scratch + "/dopri5-\(n).npy"])
+        }
+        let few = try NPY.read(path: Self.scratch + "/dopri5-64.npy").values
+        let many = try NPY.read(path: Self.scratch + "/dopri5-200.npy").values
+        XCTAssertEqual(few.count, 64 * 2)
+        let difference = zip(few, many).map { abs($0 - $1) }.max()!
+        XCTAssertEqual(difference, 0, "the first 64 samples moved by up to \(difference) when 136 more were drawn with them")
+    }
+
     /// Python's safetensors reads the model; a numpy MLP and Euler loop from the same noise give
     /// the samples `orwdist sample` gives.
     func testPythonReproducesSamplesFromTheSameNoise() throws {

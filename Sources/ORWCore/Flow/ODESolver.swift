@@ -89,6 +89,10 @@ public final class ODEIntegrator {
     private var times = UnsafeMutablePointer<Float>.allocate(capacity: 0)       // [B] t for `sample`
     private var timesCapacity = 0
 
+    /// The `group` of `sample` for samples that belong to no microbatch (evaluations, `orwdist
+    /// sample`): fixed, so with dopri5 a sample does not depend on how many are drawn with it.
+    public static let standaloneGroup = 64
+
     public init(_ solver: ODESolver) {
         switch solver {
         case .euler(let steps), .heun(let steps), .rk4(let steps):

@@ -16,7 +16,7 @@ final class Evaluation {
     let seed: UInt64
     /// Samples integrated as one ODE state (dopri5's error norm): fixed, so an evaluation sample
     /// does not depend on `run.eval_samples` beyond its group.
-    static let group = 64
+    static let group = ODEIntegrator.standaloneGroup
     var samples: [Float]     // [N, D]
     var rewards: [Float]     // [N]
 
