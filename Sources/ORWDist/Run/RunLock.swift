@@ -43,6 +43,21 @@ public final class RunLock {
 
     deinit { release() }
 
+    /// Collective: rank 0 locks `directory` and runs `check` (e.g. refuse links out of it); every
+    /// rank returns (rank 0 with the lock, to hold until the job's writes are done, nil
+    /// elsewhere) or throws the same error. Every command that writes a run directory starts
+    /// with it, before reading or writing anything there.
+    public static func acquire(directory: String, world: any Communicator,
+                               check: () throws -> Void = {}) throws -> RunLock? {
+        var lock: RunLock?
+        _ = try RootDecision.agree(world: world) { () throws -> Bool in
+            lock = try RunLock(directory: directory)
+            try check()
+            return true
+        }
+        return lock
+    }
+
     /// Releases the lock (the end of the process does too).
     public func release() {
         guard descriptor >= 0 else { return }

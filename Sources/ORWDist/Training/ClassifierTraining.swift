@@ -28,6 +28,9 @@ public struct ClassifierTraining {
             try config.validate(worldSize: world.size)
             return try FashionMNIST(split: .train, directory: directory)
         }
+        // One job per run directory: a second classifier training on it stops here with exit 2.
+        let lock = try RunLock.acquire(directory: config.runDirectory, world: world)
+        defer { lock?.release() }
         let seed = UInt64(config.seed)
         let architecture = ClassifierArchitecture(inputShape: training.sampleShape, hidden: config.hidden,
                                                   classes: FashionMNIST.classNames.count)

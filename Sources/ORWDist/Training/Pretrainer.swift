@@ -24,6 +24,9 @@ public struct PretrainingRun {
             try config.validate(worldSize: world.size)
             return try makeDataset()
         }
+        // One job per run directory: a second pretrain on it stops here with exit 2.
+        let lock = try RunLock.acquire(directory: config.runDirectory, world: world)
+        defer { lock?.release() }
         let seed = UInt64(config.seed)
         var spec = config.architecture
         spec.dimension = dataset.dimension

@@ -24,11 +24,8 @@ struct RunStart {
     static func prepare(config: TrainConfig, resume: ResumeMode, world: any Communicator, log: Log) throws -> RunStart {
         // The run directory becomes this job's before anything reads or writes it: rank 0 locks
         // it and refuses links leading out of it; a failure ends every rank with exit 2.
-        var lock: RunLock?
-        _ = try RootDecision.agree(world: world) { () throws -> Bool in
-            lock = try RunLock(directory: config.runDirectory)
+        let lock = try RunLock.acquire(directory: config.runDirectory, world: world) {
             try RunDirectory.refuseLinksOut(of: config.runDirectory)
-            return true
         }
         // Where to start: rank 0 picks and verifies a checkpoint, every rank learns the choice.
         let resumed = try ResumeDecision.agree(resume, config: config, world: world, log: log)
