@@ -140,15 +140,12 @@ public final class ODEIntegrator {
     }
 
     /// Draws samples with a model: integrates x [B, D] (noise at t0, replaced by the samples at t1)
-    /// through v_θ. For `dopri5` the batch is integrated `group` rows at a time, each group as its
-    /// own ODE state with its own error norm and step sizes, so a sample's trajectory depends only
-    /// on its group, not on which other groups share the call. The trainer passes its microbatch
-    /// (the rollout unit dealt to ranks), so rollouts do not depend on the number of ranks
-    /// (DESIGN.md, "The microbatch invariant"). A fixed-step solver decides nothing from the
-    /// state, so it integrates the whole batch at once whatever `group` says: the model then sees
-    /// up to `maximumInferenceBatch` rows per call, which is faster than one microbatch at a time
-    /// (measured: 15–20% of the rollout on the image MLP with microbatches of 64 of 256).
-    /// `group` nil integrates the whole batch as one state.
+    /// through v_θ, `group` rows at a time, each group as its own ODE state: for `dopri5` each
+    /// group has its own error norm and step sizes, so a sample's trajectory depends only on its
+    /// group, not on which other groups share the call. The trainer passes its microbatch (the
+    /// rollout unit dealt to ranks), so rollouts do not depend on the number of ranks (DESIGN.md,
+    /// the microbatch invariant). `model.infer` sees at most `maximumInferenceBatch` rows of one
+    /// group at a time. `group` nil integrates the whole batch as one state.
     public func sample(model: any VelocityField, parameters: UnsafePointer<Float>,    // [P]
                        noise x: UnsafeMutablePointer<Float>,                          // [B, D]
                        batch: Int, group: Int? = nil, maximumInferenceBatch: Int = 256,
@@ -156,9 +153,7 @@ public final class ODEIntegrator {
         precondition(maximumInferenceBatch >= 1, "the inference batch must be ≥ 1")
         precondition(group.map { $0 >= 1 } ?? true, "the group must be ≥ 1")
         let dimension = model.dimension
-        var rows = batch     // one ODE state: the whole batch, or a group of it for dopri5
-        if case .dopri5 = solver, let group { rows = min(batch, group) }
-        let group = rows
+        let group = min(batch, group ?? batch)
         let chunk = min(group, maximumInferenceBatch)
         if chunk > timesCapacity {
             times.deallocate()
