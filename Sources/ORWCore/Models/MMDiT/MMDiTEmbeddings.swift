@@ -26,12 +26,11 @@ public enum MMDiTTimestepEmbedding {
         batch: Int
     ) {
         let half = width / 2
-        for row in 0..<batch {
-            let e = output + row * width
-            for k in 0..<half {
-                let angle = Double(timestep[row] * frequencies[k])
-                e[k] = Float(cos(angle))
-                e[half + k] = Float(sin(angle))
+        for (row, τ) in UnsafeBufferPointer(start: timestep, count: batch).enumerated() {
+            for (k, frequency) in frequencies.enumerated() {
+                let angle = Double(τ * frequency)  // the float32 product, as diffusers rounds it
+                output[row * width + k] = Float(cos(angle))
+                output[row * width + half + k] = Float(sin(angle))
             }
         }
     }

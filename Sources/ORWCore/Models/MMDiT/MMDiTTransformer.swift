@@ -123,8 +123,8 @@ public final class MMDiTTransformer {
                         batch: Int, height: Int, width: Int, contextLength: Int,
                         output: UnsafeMutablePointer<Float>) {
         let s = shape(batch: batch, height: height, width: width, contextLength: contextLength)
-        if saved?.shape != s { saved = Activations(shape: s, model: self) }
-        run(θ, latents: latents, timestep: timestep, context: context, pooled: pooled, output: output, saved!)
+        run(θ, latents: latents, timestep: timestep, context: context, pooled: pooled, output: output,
+            activations(s, training: true))
     }
 
     /// `forward` without keeping its activations for backward: it runs in buffers of its own, so
@@ -132,11 +132,19 @@ public final class MMDiTTransformer {
     /// forward and backward).
     public func infer(parameters θ: UnsafePointer<Float>, latents: UnsafePointer<Float>,
                       timestep: UnsafePointer<Float>, context: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
-                      batch: Int, height: Int, width: Int, contextLength: Int,
-                      output: UnsafeMutablePointer<Float>) {
-        let s = shape(batch: batch, height: height, width: width, contextLength: contextLength)
-        if inference?.shape != s { inference = Activations(shape: s, model: self) }
-        run(θ, latents: latents, timestep: timestep, context: context, pooled: pooled, output: output, inference!)
+                      batch: Int, height: Int, width: Int, contextLength: Int, output: UnsafeMutablePointer<Float>) {
+        run(θ, latents: latents, timestep: timestep, context: context, pooled: pooled, output: output,
+            activations(shape(batch: batch, height: height, width: width, contextLength: contextLength), training: false))
+    }
+
+    /// The buffers of a pass of shape s, `saved` (for backward) or `inference`, reallocated
+    /// when the shape changes.
+    private func activations(_ s: MMDiTShape, training: Bool) -> Activations {
+        let current = training ? saved : inference
+        if let current, current.shape == s { return current }
+        let fresh = Activations(shape: s, model: self)
+        if training { saved = fresh } else { inference = fresh }
+        return fresh
     }
 
     private func run(_ θ: UnsafePointer<Float>, latents: UnsafePointer<Float>, timestep: UnsafePointer<Float>,
