@@ -20,8 +20,10 @@ final class MMDiTTests: XCTestCase {
             let url = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "safetensors",
                                                       subdirectory: "Fixtures/mmdit"), "fixture \(name) missing")
             file = try Safetensors.read(path: url.path)
-            let config = try XCTUnwrap(file.metadata["config"])
-            architecture = try JSONDecoder().decode(MMDiTArchitecture.self, from: Data(config.utf8))
+            let metadata = try XCTUnwrap(JSONSerialization.jsonObject(
+                with: Data(try XCTUnwrap(file.metadata["fixture"]).utf8)) as? [String: Any])
+            let config = try JSONSerialization.data(withJSONObject: try XCTUnwrap(metadata["config"]))
+            architecture = try JSONDecoder().decode(MMDiTArchitecture.self, from: config)
             try architecture.validate()
             model = MMDiTTransformer(architecture)
             var values = [Float](repeating: .nan, count: model.layout.count)
@@ -31,8 +33,7 @@ final class MMDiTTests: XCTestCase {
                 values.replaceSubrange(spec.range, with: tensor.values)
             }
             parameters = FloatBuffer(values)
-            let list = try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(file.metadata["state_dict"]).utf8))
-            stateDict = try XCTUnwrap(list as? [[Any]]).map { ($0[0] as! String, $0[1] as! [Int]) }
+            stateDict = try XCTUnwrap(metadata["state_dict"] as? [[Any]]).map { ($0[0] as! String, $0[1] as! [Int]) }
         }
 
         func tensor(_ name: String) -> [Float] { file[name]!.values }
