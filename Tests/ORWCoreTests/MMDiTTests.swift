@@ -155,6 +155,25 @@ final class MMDiTTests: XCTestCase {
         XCTAssertLessThanOrEqual(deviation.relative, 1e-3, "gradient after infer: \(deviation)")
     }
 
+    /// SD3-medium's config.json (stabilityai/stable-diffusion-3-medium-diffusers, which has no
+    /// qk_norm or dual_attention_layers keys) decodes and validates, and its tensors add up to
+    /// diffusers' count: 2 028 328 000 parameters in 682 tensors (SD3Transformer2DModel built on
+    /// PyTorch's meta device with this config, diffusers 0.42.1).
+    func testSD3MediumConfigDecodesWithDiffusersParameterCount() throws {
+        let json = """
+        {"_class_name": "SD3Transformer2DModel", "_diffusers_version": "0.29.0.dev0", "attention_head_dim": 64,
+         "caption_projection_dim": 1536, "in_channels": 16, "joint_attention_dim": 4096, "num_attention_heads": 24,
+         "num_layers": 24, "out_channels": 16, "patch_size": 2, "pooled_projection_dim": 2048,
+         "pos_embed_max_size": 192, "sample_size": 128}
+        """
+        let architecture = try JSONDecoder().decode(MMDiTArchitecture.self, from: Data(json.utf8))
+        XCTAssertNoThrow(try architecture.validate())
+        XCTAssertNil(architecture.qkNorm)
+        XCTAssertEqual(architecture.dualAttentionLayers, [])
+        XCTAssertEqual(architecture.tensors.count, 682)
+        XCTAssertEqual(architecture.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }, 2_028_328_000)
+    }
+
     /// validate() names the wrong field.
     func testValidateRejectsUnsupportedConfigs() {
         let good = MMDiTArchitecture(sampleSize: 8, patchSize: 2, inChannels: 4, numLayers: 2, attentionHeadDim: 8,
