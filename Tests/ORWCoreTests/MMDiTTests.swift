@@ -66,7 +66,7 @@ final class MMDiTTests: XCTestCase {
             let expected = fixture.stateDict.filter { $0.name != buffer.name }
             XCTAssertEqual(fixture.architecture.tensors.map(\.name), expected.map(\.name), name)
             XCTAssertEqual(fixture.architecture.tensors.map(\.shape), expected.map(\.shape), name)
-            let deviation = Deviation(fixture.model.positionTable, fixture.tensor(buffer.name))
+            let deviation = Deviation(MMDiTPositionEmbedding.table(fixture.architecture), fixture.tensor(buffer.name))
             XCTAssertLessThanOrEqual(deviation.absolute, 1e-7, "\(name) position table: \(deviation)")
         }
     }

@@ -115,7 +115,7 @@ public struct MMDiTArchitecture: Codable, Equatable, Sendable {
         if posEmbedMaxSize < sampleSize / patchSize {
             try fail("pos_embed_max_size = \(posEmbedMaxSize) must be at least sample_size / patch_size = \(sampleSize / patchSize)")
         }
-        for (name, shape) in tensors {
+        for (name, shape) in tensors + [positionEmbeddingBuffer] {
             var count = 1
             for extent in shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: extent)

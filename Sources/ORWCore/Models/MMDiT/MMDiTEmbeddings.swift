@@ -45,17 +45,28 @@ public enum MMDiTTimestepEmbedding {
 ///
 /// Letters: M = pos_embed_max_size, D = inner width.
 public enum MMDiTPositionEmbedding {
-    /// The table [M², D], row i · M + j for cell (i, j): diffusers' `pos_embed.pos_embed[0]`.
+    /// The table [M², D], row i · M + j for cell (i, j): diffusers' `pos_embed.pos_embed[0]`
+    /// (the buffer a model directory stores; 226 MB for SD3-medium, so the model itself only
+    /// computes its crop).
     public static func table(_ architecture: MMDiTArchitecture) -> [Float] {
+        let m = architecture.posEmbedMaxSize
+        return crop(architecture, rows: m, columns: m)
+    }
+
+    /// The centre crop PatchEmbed adds to an (H/p) × (W/p) = rows × columns patch grid: [rows ·
+    /// columns, D], the cells (top + i, left + j) with top = (M − rows) / 2, left = (M − columns) / 2.
+    public static func crop(_ architecture: MMDiTArchitecture, rows: Int, columns: Int) -> [Float] {
         let m = architecture.posEmbedMaxSize, d = architecture.innerDim, quarter = d / 4
+        let top = (m - rows) / 2, left = (m - columns) / 2
         let baseSize = architecture.sampleSize / architecture.patchSize
         let step = Float(Double(m) / Double(baseSize))
         let omega = (0..<quarter).map { 1 / pow(10000, Double($0) / Double(quarter)) }
-        var table = [Float](repeating: 0, count: m * m * d)
-        for i in 0..<m {
-            for j in 0..<m {
-                let row = (i * m + j) * d
-                for (half, position) in [(0, Double(Float(j) / step)), (d / 2, Double(Float(i) / step))] {
+        var table = [Float](repeating: 0, count: rows * columns * d)
+        for i in 0..<rows {
+            for j in 0..<columns {
+                let row = (i * columns + j) * d
+                let cell = [(0, Double(Float(left + j) / step)), (d / 2, Double(Float(top + i) / step))]
+                for (half, position) in cell {
                     for k in 0..<quarter {
                         table[row + half + k] = Float(sin(position * omega[k]))
                         table[row + half + quarter + k] = Float(cos(position * omega[k]))

@@ -18,8 +18,6 @@
 public final class MMDiTTransformer {
     public let architecture: MMDiTArchitecture
     public let layout: ParameterLayout
-    /// diffusers' `pos_embed.pos_embed[0]` [M², D], computed (fixed, not in θ).
-    public let positionTable: [Float]
 
     private let patchEmbed: LinearTensors                 // Conv2d [D, C, p, p] as Linear(C p p → D)
     private let timestep1, timestep2, pooled1, pooled2, contextEmbedder: LinearTensors
@@ -37,7 +35,6 @@ public final class MMDiTTransformer {
         var layout = ParameterLayout()
         for (name, shape) in architecture.tensors { layout.append(name, shape: shape) }
         self.layout = layout
-        positionTable = MMDiTPositionEmbedding.table(architecture)
         let a = architecture, patchFeatures = a.inChannels * a.patchSize * a.patchSize
         patchEmbed = LinearTensors(weight: layout["pos_embed.proj.weight"]!.offset,
                                    bias: layout["pos_embed.proj.bias"]!.offset,
@@ -56,6 +53,7 @@ public final class MMDiTTransformer {
     final class Activations {
         let shape: MMDiTShape
         let patches: MMDiTBuffer          // [B, N, C p p]
+        let positions: [Float]            // [N, D] centre crop of the fixed position table
         let context, pooled: MMDiTBuffer  // [B, L, J], [B, Q] copies of the inputs
         let features: MMDiTBuffer         // [B, E] timestep features
         let time1, time1Silu, pooled1, pooled1Silu: MMDiTBuffer  // [B, D]
@@ -82,6 +80,7 @@ public final class MMDiTTransformer {
             let patchFeatures = a.inChannels * a.patchSize * a.patchSize
             let outFeatures = a.patchSize * a.patchSize * a.outChannels
             patches = MMDiTBuffer(b * n * patchFeatures)
+            positions = MMDiTPositionEmbedding.crop(a, rows: s.rows, columns: s.columns)
             context = MMDiTBuffer(b * l * a.jointAttentionDim)
             pooled = MMDiTBuffer(b * a.pooledProjectionDim)
             features = MMDiTBuffer(b * MMDiTTimestepEmbedding.width)
@@ -156,16 +155,10 @@ public final class MMDiTTransformer {
         // Patch embedding and the centre crop of the position table.
         MMDiTPatches.gather(tokens: v.patches.pointer, image: latents, s, channels: a.inChannels, channelsLast: false)
         patchEmbed.forward(θ, output: v.images[0].pointer, input: v.patches.pointer, rows: b * n)
-        let m = a.posEmbedMaxSize, top = (m - s.rows) / 2, left = (m - s.columns) / 2
-        positionTable.withUnsafeBufferPointer { table in
+        v.positions.withUnsafeBufferPointer { positions in
             for sample in 0..<b {
-                for i in 0..<s.rows {
-                    for j in 0..<s.columns {
-                        let token = v.images[0].pointer + ((sample * n) + i * s.columns + j) * d
-                        let position = table.baseAddress! + ((top + i) * m + left + j) * d
-                        for k in 0..<d { token[k] += position[k] }
-                    }
-                }
+                let tokens = v.images[0].pointer + sample * n * d
+                for k in 0..<(n * d) { tokens[k] += positions[k] }
             }
         }
         // Conditioning: temb = timestep_embedder(features) + text_embedder(pooled), s = SiLU(temb).
