@@ -74,9 +74,12 @@ public final class MMDiTTransformer {
         let dProjected: MMDiTBuffer                // [B, N, p p O]
         let dPatches: MMDiTBuffer                  // [B, N, C p p]
 
-        init(shape s: MMDiTShape, model: MMDiTTransformer) {
+        /// training: false (inference) keeps one block's activations shared by every block and two
+        /// ping-pong stream buffers, and no backward scratch.
+        init(shape s: MMDiTShape, model: MMDiTTransformer, training: Bool) {
             shape = s
             let a = model.architecture, b = s.batch, n = s.imageTokens, l = s.contextLength, d = a.innerDim
+            let g = training ? 1 : 0  // backward scratch only for training
             let patchFeatures = a.inChannels * a.patchSize * a.patchSize
             let outFeatures = a.patchSize * a.patchSize * a.outChannels
             patches = MMDiTBuffer(b * n * patchFeatures)
@@ -88,20 +91,30 @@ public final class MMDiTTransformer {
             pooled1 = MMDiTBuffer(b * d); pooled1Silu = MMDiTBuffer(b * d)
             pooledEmbedding = MMDiTBuffer(b * d)
             embedding = MMDiTBuffer(b * d); conditioning = MMDiTBuffer(b * d)
-            images = (0...a.numLayers).map { _ in MMDiTBuffer(b * n * d) }
-            contexts = (0..<a.numLayers).map { _ in MMDiTBuffer(b * l * d) }
-            blocks = model.blocks.map { MMDiTJointBlock.Activations(shape: s, block: $0) }
+            if training {
+                images = (0...a.numLayers).map { _ in MMDiTBuffer(b * n * d) }
+                contexts = (0..<a.numLayers).map { _ in MMDiTBuffer(b * l * d) }
+                blocks = model.blocks.map { MMDiTJointBlock.Activations(shape: s, block: $0) }
+            } else {
+                let image = [MMDiTBuffer(b * n * d), MMDiTBuffer(b * n * d)]
+                let context = [MMDiTBuffer(b * l * d), MMDiTBuffer(b * l * d)]
+                images = (0...a.numLayers).map { image[$0 % 2] }
+                contexts = (0..<a.numLayers).map { context[$0 % 2] }
+                // The first block's adaLN width (6D) covers every block's (the last's is 2D).
+                let shared = MMDiTJointBlock.Activations(shape: s, block: model.blocks[0])
+                blocks = model.blocks.map { _ in shared }
+            }
             normalized = MMDiTBuffer(b * n * d); modulated = MMDiTBuffer(b * n * d)
             mean = MMDiTBuffer(b * n); rstd = MMDiTBuffer(b * n)
             modulation = MMDiTBuffer(b * 2 * d)
             projected = MMDiTBuffer(b * n * outFeatures)
-            dImage = MMDiTBuffer(b * n * d); dImageNext = MMDiTBuffer(b * n * d)
-            dContext = MMDiTBuffer(b * l * d); dContextNext = MMDiTBuffer(b * l * d)
-            dConditioning = MMDiTBuffer(b * d); dEmbedding = MMDiTBuffer(b * d)
-            dHidden = MMDiTBuffer(b * d); dHiddenSilu = MMDiTBuffer(b * d)
-            dModulation = MMDiTBuffer(b * 2 * d)
-            dProjected = MMDiTBuffer(b * n * outFeatures)
-            dPatches = MMDiTBuffer(b * n * patchFeatures)
+            dImage = MMDiTBuffer(g * b * n * d); dImageNext = MMDiTBuffer(g * b * n * d)
+            dContext = MMDiTBuffer(g * b * l * d); dContextNext = MMDiTBuffer(g * b * l * d)
+            dConditioning = MMDiTBuffer(g * b * d); dEmbedding = MMDiTBuffer(g * b * d)
+            dHidden = MMDiTBuffer(g * b * d); dHiddenSilu = MMDiTBuffer(g * b * d)
+            dModulation = MMDiTBuffer(g * b * 2 * d)
+            dProjected = MMDiTBuffer(g * b * n * outFeatures)
+            dPatches = MMDiTBuffer(g * b * n * patchFeatures)
         }
     }
 
@@ -126,8 +139,8 @@ public final class MMDiTTransformer {
             activations(s, training: true))
     }
 
-    /// `forward` without keeping its activations for backward: it runs in buffers of its own, so
-    /// a forward's saved state survives (the reference model and rollouts between a policy's
+    /// `forward` without keeping its activations for backward: it runs in buffers of its own (one
+    /// block's activations reused by every block, no backward scratch), so a forward's saved state survives (the reference model and rollouts between a policy's
     /// forward and backward).
     public func infer(parameters θ: UnsafePointer<Float>, latents: UnsafePointer<Float>,
                       timestep: UnsafePointer<Float>, context: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
@@ -141,7 +154,7 @@ public final class MMDiTTransformer {
     private func activations(_ s: MMDiTShape, training: Bool) -> Activations {
         let current = training ? saved : inference
         if let current, current.shape == s { return current }
-        let fresh = Activations(shape: s, model: self)
+        let fresh = Activations(shape: s, model: self, training: training)
         if training { saved = fresh } else { inference = fresh }
         return fresh
     }
