@@ -63,7 +63,7 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["ORWCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "ORWCoreTests", dependencies: ["ORWCore", "TestSupport"],
+        .testTarget(name: "ORWCoreTests", dependencies: ["ORWCore", "ORWData", "TestSupport"],  // ORWData: safetensors fixtures
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ORWDataTests", dependencies: ["ORWData", "TestSupport"]),
         .testTarget(name: "ORWRewardsTests", dependencies: ["ORWRewards", "TestSupport"]),
