@@ -79,26 +79,26 @@ public struct DiffusersDirectory: Equatable, Sendable {
         return config
     }
 
-    private static func readJSON(_ path: String) throws(Failure) -> JSONValue {
+    /// The file at `path` decoded by `decode`; a missing file or a decoding error becomes a
+    /// `Failure` naming the file (`explain` words the decoding error).
+    private static func decodeFile<Value>(_ path: String, _ decode: ([UInt8]) throws -> Value,
+                                          explain: (any Error) -> String) throws(Failure) -> Value {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Failure(path: path, reason: "missing or unreadable")
         }
         do {
-            return try JSONReader.parse([UInt8](data))
+            return try decode([UInt8](data))
         } catch {
-            throw Failure(path: path, reason: "not valid JSON: \(error)")
+            throw Failure(path: path, reason: explain(error))
         }
     }
 
+    private static func readJSON(_ path: String) throws(Failure) -> JSONValue {
+        try decodeFile(path, { try JSONReader.parse($0) }) { "not valid JSON: \($0)" }
+    }
+
     private static func readShard(_ path: String) throws(Failure) -> SafetensorsFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure(path: path, reason: "missing or unreadable")
-        }
-        do {
-            return try Safetensors.decode([UInt8](data))
-        } catch {
-            throw Failure(path: path, reason: "\(error) (a truncated or damaged file: save the model again)")
-        }
+        try decodeFile(path, { try Safetensors.decode($0) }) { "\($0) (a truncated or damaged file: save the model again)" }
     }
 
     /// The tensors of a sharded directory: every shard the index names, checked against it.
