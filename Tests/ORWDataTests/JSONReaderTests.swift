@@ -57,5 +57,8 @@ final class JSONReaderTests: XCTestCase {
         for pretty in [false, true] {
             XCTAssertEqual(try parse(JSONWriter.text(value, pretty: pretty)), value)
         }
+        // Whole numbers keep their form: "-1" stays an integer for Python, "3.0" a float.
+        let numbers = try parse("[-1, 3.0, -0.0, -2.5, 1e999, -9007199254740993]")
+        XCTAssertEqual(JSONWriter.text(numbers), "[-1,3.0,-0.0,-2.5,1e999,-9007199254740992.0]")
     }
 }

@@ -28,10 +28,14 @@ public enum JSONWriter {
     }
 
     /// A number as Swift's shortest round-trip form ("0.5", "1e-06", "3.0"), which JSON readers
-    /// take back exactly. The reader turns "1e999" into infinity; it is written back the same way.
+    /// take back exactly. A negative whole number is written without ".0": JSONReader keeps
+    /// plain non-negative integers apart (`.integer`) but not negative ones, and "-1" read as a
+    /// config's int must not come back as Python's float -1.0. The reader turns "1e999" into
+    /// infinity; it is written back the same way.
     static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }                  // never read by JSONReader; Python accepts it
         if value.isInfinite { return value < 0 ? "-1e999" : "1e999" }
+        if value < 0, value == value.rounded(), value > -0x1p53 { return String(Int64(value)) }
         return value.description
     }
 
