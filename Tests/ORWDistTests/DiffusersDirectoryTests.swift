@@ -210,7 +210,7 @@ final class DiffusersDirectoryTests: XCTestCase {
 
         var second = first
         second.tensors = [SafetensorsTensor(name: "c", shape: [], values: [9])]
-        try second.write(to: out, className: "Toy")
+        try second.write(to: out + "/", className: "Toy")
         XCTAssertEqual(try DiffusersDirectory.read(from: out).tensors, second.tensors)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch).sorted(), ["model"])
 

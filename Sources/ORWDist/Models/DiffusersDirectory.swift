@@ -153,6 +153,9 @@ public struct DiffusersDirectory: Equatable, Sendable {
     /// removed. On any error nothing at `path` changes. A `path` that holds something other
     /// than a model directory (no config.json) is refused rather than replaced.
     public func write(to path: String, className: String) throws {
+        // "out/" names the directory out: the temporary must go next to it, not inside.
+        var path = path
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
         var status = stat()
         let exists = lstat(path, &status) == 0
         if exists {
