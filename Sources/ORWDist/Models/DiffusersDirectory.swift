@@ -6,8 +6,9 @@ import ORWData
 /// `_diffusers_version`) and the weights under their PyTorch names, either in one
 /// `diffusion_pytorch_model.safetensors` or sharded, `diffusion_pytorch_model.safetensors.index.json`
 /// mapping each tensor name to its shard ("weight_map"). This is how weights move between
-/// orwdist and diffusers (DESIGN.md, "Conditioning and SD3"); what the config and tensors mean
-/// is the model's business, so the config stays a JSON object and the tensors stay named.
+/// orwdist and diffusers (DESIGN.md, "Conditioning and SD3 (the next stage)"); what the config
+/// and tensors mean is the model's business, so the config stays a JSON object and the tensors
+/// stay named.
 ///
 /// Reading accepts F32, F16, BF16 and F64 tensors (converted to Float exactly, F64 rounded) and
 /// treats the directory as untrusted: shard names cannot leave it, every tensor sits in exactly
