@@ -32,4 +32,33 @@ final class JSONReaderTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("nested deeper"), "\(error)")
         }
     }
+
+    /// The writer's pretty form is Python's `json.dumps(value, indent=2, sort_keys=True)` (as
+    /// diffusers writes config.json), and what it writes reads back as the same value.
+    func testWriterMatchesPythonsIndentedFormAndRoundTrips() throws {
+        let value = JSONValue.object(["b": .array([.integer(1), .number(0.5), .number(1e-06), .null]), "a": .string("q\"\n"),
+                                      "c": .object([:]), "d": .array([]), "e": .bool(true), "f": .number(-2.5)])
+        XCTAssertEqual(JSONWriter.text(value, pretty: true), """
+            {
+              "a": "q\\"\\n",
+              "b": [
+                1,
+                0.5,
+                1e-06,
+                null
+              ],
+              "c": {},
+              "d": [],
+              "e": true,
+              "f": -2.5
+            }
+            """)
+        XCTAssertEqual(JSONWriter.text(value), #"{"a":"q\"\n","b":[1,0.5,1e-06,null],"c":{},"d":[],"e":true,"f":-2.5}"#)
+        for pretty in [false, true] {
+            XCTAssertEqual(try parse(JSONWriter.text(value, pretty: pretty)), value)
+        }
+        // Whole numbers keep their form: "-1" stays an integer for Python, "3.0" a float.
+        let numbers = try parse("[-1, 3.0, -0.0, -2.5, 1e999, -9007199254740993]")
+        XCTAssertEqual(JSONWriter.text(numbers), "[-1,3.0,-0.0,-2.5,1e999,-9007199254740992.0]")
+    }
 }

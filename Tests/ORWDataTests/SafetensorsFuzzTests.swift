@@ -159,6 +159,15 @@ final class SafetensorsFuzzTests: XCTestCase {
              { if case .offsetsOutOfBounds = $0 { true } else { false } }),
             (#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551615]}}"#, [UInt8](repeating: 0, count: 8),
              { if case .invalidEntry = $0 { true } else { false } }),
+            // Half-precision entries: 2-byte elements, the same overflow-safe checks.
+            (#"{"w":{"dtype":"F16","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8),
+             { if case .shapeTooLarge = $0 { true } else { false } }),
+            (#"{"w":{"dtype":"BF16","shape":[549755813888,2],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8),
+             { if case .sizeMismatch = $0 { true } else { false } }),
+            (#"{"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8),
+             { $0 == .sizeMismatch(tensor: "w", expected: 6, actual: 8) }),
+            (#"{"w":{"dtype":"F16","shape":[5],"data_offsets":[0,10]}}"#, [UInt8](repeating: 0, count: 8),
+             { if case .offsetsOutOfBounds = $0 { true } else { false } }),
             (#"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8),
              { if case .invalidEntry = $0 { true } else { false } }),
             // No elements, but the other sizes multiply past Int: a reader of a row would trap.

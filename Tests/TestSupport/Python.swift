@@ -16,9 +16,11 @@ public enum Python {
         public let description: String
     }
 
-    /// The interpreter of .venv, created on first use.
-    public static func environment() throws -> String {
-        let result = try runProcess("bash", [repositoryFile("scripts/python-venv")], timeout: 900)
+    /// The interpreter of .venv, created on first use; `extra: "diffusers"` adds PyTorch (CPU)
+    /// and diffusers for the SD3 tests (`scripts/python-venv diffusers`).
+    public static func environment(extra: String? = nil) throws -> String {
+        let arguments = [repositoryFile("scripts/python-venv")] + (extra.map { [$0] } ?? [])
+        let result = try runProcess("bash", arguments, timeout: 1800)
         guard result.succeeded else { throw Failure(description: result.summary) }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -1,5 +1,5 @@
 /// A JSON value (RFC 8259) as read by `JSONReader`.
-enum JSONValue: Equatable {
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number written as plain digits (no sign, fraction or exponent) that fits in UInt64:
@@ -15,11 +15,11 @@ enum JSONValue: Equatable {
 /// A strict JSON reader for untrusted headers: the whole input must be one value with nothing
 /// but whitespace around it; no trailing commas, comments, NaN or duplicate keys; nesting at most
 /// `maximumDepth` deep. It reports the first problem with its byte offset and never traps.
-struct JSONReader {
-    struct Failure: Error, Equatable, CustomStringConvertible {
-        let offset: Int
-        let reason: String
-        var description: String { "\(reason) at byte \(offset)" }
+public struct JSONReader {
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public let offset: Int
+        public let reason: String
+        public var description: String { "\(reason) at byte \(offset)" }
     }
 
     static let maximumDepth = 64
@@ -28,7 +28,7 @@ struct JSONReader {
     private var position = 0
 
     /// Parses `bytes` (UTF-8) as one JSON value.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         var reader = JSONReader(bytes: bytes)
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()

@@ -139,7 +139,7 @@ public enum Safetensors {
         var header = "{"
         if !file.metadata.isEmpty {
             let entries = file.metadata.sorted { $0.key < $1.key }
-                .map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+                .map { "\(JSONWriter.string($0.key)):\(JSONWriter.string($0.value))" }
             header += "\"__metadata__\":{\(entries.joined(separator: ","))}"
         }
         var offset = 0
@@ -155,7 +155,7 @@ public enum Safetensors {
             }
             let end = offset + 4 * tensor.values.count
             if header.count > 1 { header += "," }
-            header += "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[" +
+            header += "\(JSONWriter.string(tensor.name)):{\"dtype\":\"F32\",\"shape\":[" +
                 tensor.shape.map(String.init).joined(separator: ",") +
                 "],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
@@ -177,25 +177,6 @@ public enum Safetensors {
 
     public static func write(_ file: SafetensorsFile, path: String) throws {
         try Files.write(encode(file), to: path)
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    private static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) +
-                    String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     // MARK: Reading

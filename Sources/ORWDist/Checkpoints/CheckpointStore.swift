@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 
 /// RUN/checkpoints: numbered checkpoint directories, the `latest` pointer and the keep-K rule.
@@ -124,10 +123,10 @@ public struct CheckpointStore {
         var replaced = false
         var status = stat()
         if lstat(final, &status) == 0 {
-            try exchange(temporary, final)
+            try AtomicFile.exchange(temporary, final)
             replaced = true
         } else {
-            try rename(temporary, final)
+            try AtomicFile.move(temporary, to: final)
         }
         AtomicFile.syncDirectory(directory)
         try AtomicFile.write("\(name)\n", to: "\(directory)/\(Self.latestName)")
@@ -158,26 +157,6 @@ public struct CheckpointStore {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             throw AtomicFile.WriteError(path: path, reason: "cannot create the directory (\(error.localizedDescription))")
-        }
-    }
-
-    /// Swaps `a` and `b` atomically (renameat2 RENAME_EXCHANGE). Where the file system cannot
-    /// (NFS, old kernels), `b` is moved to `a`'s name plus "-replaced" and `a` renamed to `b`:
-    /// not atomic, but the old checkpoint survives a crash between the two under a `.tmp-` name.
-    private func exchange(_ a: String, _ b: String) throws {
-        if orw_rename_exchange(a, b) == 0 { return }
-        guard errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else {
-            throw AtomicFile.WriteError(path: b, reason: "exchange with \(a) failed: \(String(cString: strerror(errno)))")
-        }
-        let aside = a + "-replaced"
-        try rename(b, aside)
-        try rename(a, b)
-        try rename(aside, a)
-    }
-
-    private func rename(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else {
-            throw AtomicFile.WriteError(path: to, reason: "rename from \(from) failed: \(String(cString: strerror(errno)))")
         }
     }
 }

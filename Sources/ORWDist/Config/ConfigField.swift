@@ -1,3 +1,4 @@
+import ORWData
 import TOMLKit
 
 /// A configuration mistake: which field, what is wrong, and how to fix it.
@@ -104,16 +105,6 @@ extension ConfigField {
     }
 }
 
-func tomlString(_ text: String) -> String {
-    var escaped = ""
-    for character in text.unicodeScalars {
-        switch character {
-        case "\"": escaped += "\\\""
-        case "\\": escaped += "\\\\"
-        case "\n": escaped += "\\n"
-        case "\t": escaped += "\\t"
-        default: escaped.unicodeScalars.append(character)
-        }
-    }
-    return "\"\(escaped)\""
-}
+/// A TOML basic string. TOML's escapes include JSON's, so the JSON form is one (it escapes the
+/// control characters below U+0020, as TOML requires).
+func tomlString(_ text: String) -> String { JSONWriter.string(text) }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Writes files so that a crash leaves either the old file or the new one, never half of one:
@@ -66,5 +67,27 @@ public enum AtomicFile {
         guard descriptor >= 0 else { return }
         fsync(descriptor)
         close(descriptor)
+    }
+
+    /// Swaps `a` and `b` atomically (renameat2 RENAME_EXCHANGE), so `b` names a complete old or
+    /// new directory at every moment. Where the file system cannot (NFS, old kernels), `b` is
+    /// moved to `a`'s name plus "-replaced" and `a` renamed to `b`: not atomic, but the old one
+    /// survives a crash between the two under the temporary's name.
+    public static func exchange(_ a: String, _ b: String) throws {
+        if orw_rename_exchange(a, b) == 0 { return }
+        guard errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else {
+            throw WriteError(path: b, reason: "exchange with \(a) failed: \(String(cString: strerror(errno)))")
+        }
+        let aside = a + "-replaced"
+        try move(b, to: aside)
+        try move(a, to: b)
+        try move(aside, to: a)
+    }
+
+    /// rename(2), as an error naming both paths.
+    public static func move(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else {
+            throw WriteError(path: to, reason: "rename from \(from) failed: \(String(cString: strerror(errno)))")
+        }
     }
 }
