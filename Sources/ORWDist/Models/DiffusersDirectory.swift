@@ -6,7 +6,7 @@ import ORWData
 /// `_diffusers_version`) and the weights under their PyTorch names, either in one
 /// `diffusion_pytorch_model.safetensors` or sharded, `diffusion_pytorch_model.safetensors.index.json`
 /// mapping each tensor name to its shard ("weight_map"). This is how weights move between
-/// orwdist and diffusers (DESIGN.md, "Conditioning and SD3 (the next stage)"); what the config
+/// orwdist and diffusers (DESIGN.md, "Conditioning and SD3"); what the config
 /// and tensors mean is the model's business, so the config stays a JSON object and the tensors
 /// stay named.
 ///
