@@ -50,6 +50,12 @@ struct GlobalRewards {
         }
     }
 
+    /// The rank that computes global sample `sample` (rank k of R: microbatches k, k+R, …).
+    func rank(of sample: Int) -> Int { (sample / microbatch) % world.size }
+
+    /// Where global sample `sample` lies in the rows of the rank that computes it.
+    func localRow(of sample: Int) -> Int { sample / microbatch / world.size * microbatch + sample % microbatch }
+
     /// Calls `body` with row `field` [B] of `values`.
     func withRow<T>(_ field: Int, _ body: (UnsafeBufferPointer<Float>) throws -> T) rethrows -> T {
         try values.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[field * count..<(field + 1) * count])) }

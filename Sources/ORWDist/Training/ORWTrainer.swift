@@ -87,9 +87,8 @@ public final class ORWTrainer {
 
     /// The row of `samples` and `rewards` that holds global sample `sample`, if this rank computes it.
     func localRow(_ sample: Int) -> Int? {
-        let b = config.microbatch, microbatch = sample / b
-        guard sample < config.globalBatch, microbatch % world.size == world.rank else { return nil }
-        return microbatch / world.size * b + sample % b
+        guard sample < config.globalBatch, globalRewards.rank(of: sample) == world.rank else { return nil }
+        return globalRewards.localRow(of: sample)
     }
 
     /// The start of an epoch: the sampler becomes the current policy.
@@ -142,7 +141,7 @@ public final class ORWTrainer {
         //    normalisation, the coupling, the loss and the statistics.
         try globalRewards.gather(rewards, components: (reward as? CompositeReward)?.componentRewards ?? [])
         phaseClock?.lap(.gather)
-        try RewardStatistics.check(globalRewards, reward: reward, policy: config.reward.onInvalid, ranks: world.size, step: stepsTaken)
+        try RewardStatistics.check(globalRewards, reward: reward, policy: config.reward.onInvalid, step: stepsTaken)
         let validCount = globalRewards.withRow(0) { r in
             for i in r.indices { valid[i] = r[i].isFinite }
             return r.reduce(0) { $1.isFinite ? $0 + 1 : $0 }

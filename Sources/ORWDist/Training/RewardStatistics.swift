@@ -18,12 +18,13 @@ struct RewardStatistics {
 
     /// Throws under `fail` if any reward of the global batch [B] (gathered, so every rank decides
     /// alike and throws the same message: no rank is left waiting in a collective) is NaN or ±Inf,
-    /// naming the ranks that computed them. Rank k of `ranks` computed microbatches k, k+R, …
-    static func check(_ batch: GlobalRewards, reward: any Reward, policy: RewardSettings.InvalidPolicy, ranks: Int, step: Int) throws {
+    /// naming the ranks that computed them.
+    static func check(_ batch: GlobalRewards, reward: any Reward, policy: RewardSettings.InvalidPolicy, step: Int) throws {
         guard policy == .fail else { return }
+        let ranks = batch.world.size
         var perRank = [Int](repeating: 0, count: ranks)
         batch.withRow(0) { rewards in
-            for (i, r) in rewards.enumerated() where !r.isFinite { perRank[(i / batch.microbatch) % ranks] += 1 }
+            for (i, r) in rewards.enumerated() where !r.isFinite { perRank[batch.rank(of: i)] += 1 }
         }
         guard perRank.contains(where: { $0 > 0 }) else { return }
         let perRankCount = batch.count / ranks
